@@ -1,0 +1,1 @@
+"""The sandboxed worker and the plain-data protocol it speaks."""
