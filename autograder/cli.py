@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import report, runner
+from . import handout, report, runner
 from .errors import SpecError
 
 GRADESCOPE_SUBMISSION = Path("/autograder/submission")
@@ -34,6 +34,12 @@ def _grade(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(report.table(document))
         print(f"\nresults written to {target}")
+    return 0
+
+
+def _handout(args: argparse.Namespace) -> int:
+    written = handout.generate(Path(args.solutions), Path(args.out_dir))
+    print(f"wrote {len(written)} handout files to {args.out_dir}")
     return 0
 
 
@@ -63,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("-q", "--quiet", action="store_true", help="print no table")
     grade.set_defaults(handler=_grade)
+
+    hand = commands.add_parser(
+        "handout",
+        help="generate the student starter files from solutions/",
+        description=(
+            "Write the handout: every file of the solutions with its "
+            "'# BEGIN SOLUTION' blocks replaced by their stubs."
+        ),
+    )
+    hand.add_argument("out_dir", help="the folder to write the handout into")
+    hand.add_argument(
+        "--solutions", default=str(runner.SOLUTIONS), help="the solutions folder"
+    )
+    hand.set_defaults(handler=_handout)
     return parser
 
 

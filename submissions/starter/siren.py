@@ -1,0 +1,190 @@
+"""Fit the camera image with a coordinate network (SIREN and its relatives).
+
+A network maps a pixel's coordinates ``(x, y)`` in [-1, 1]² to its gray level
+in [-1, 1]. With the sine activation, a large frequency ``omega`` and the
+matching initialisation, a small network fits the image far better than the
+same network with ReLU or tanh.
+
+Run ``python siren.py -e EPOCHS -b BATCH_SIZE -a {relu,sin,tanh}``.
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from siren_utils import get_cameraman_tensor, get_coords, model_results
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+ACTIVATIONS = {"relu": torch.relu, "sin": torch.sin, "tanh": torch.tanh}
+
+
+class SingleLayer(nn.Module):
+    """One layer ``act(omega * linear(x))``.
+
+    Args:
+        in_features: size of each input.
+        out_features: size of each output.
+        activation: ``"relu"``, ``"sin"``, ``"tanh"`` or ``None`` for none.
+        bias: whether the linear layer has a bias.
+        is_first: whether this is the network's first layer (its weights are
+            initialised differently).
+    """
+
+    def __init__(self, in_features, out_features, activation, bias, is_first):
+        super().__init__()
+        # TODO: create the linear layer with the given sizes and bias flag,
+        # pick the activation from ACTIVATIONS (nn.Identity() when None,
+        # ValueError for an unknown name), set omega (30.0 for "sin", else
+        # 1.0), remember is_first and call self.init_weights()
+        raise NotImplementedError("SingleLayer.__init__")
+
+    def init_weights(self):
+        """Draw the weights uniformly in ``[-bound, bound]``.
+
+        The first layer uses ``bound = 1 / in_features``; every other layer
+        uses ``bound = sqrt(6 / in_features) / omega``. The bias keeps PyTorch's
+        default initialisation.
+        """
+        with torch.no_grad():
+            # TODO: first layer: UNIFORM(-1/in_features, 1/in_features);
+            # every other layer: UNIFORM(-sqrt(6/in_features)/omega,
+            #                            sqrt(6/in_features)/omega)
+            raise NotImplementedError("SingleLayer.init_weights")
+
+    def forward(self, input):
+        """Return ``act(omega * linear(input))``."""
+        # TODO: pass the input through the linear layer, multiply by omega,
+        # then apply the activation
+        raise NotImplementedError("SingleLayer.forward")
+
+
+# The model is given: only SingleLayer above needs writing. The homework uses
+# 7 hidden layers of 32 features; other sizes are allowed but not needed.
+class Siren(nn.Module):
+    """A stack of ``SingleLayer``: first layer, hidden layers, linear output."""
+
+    def __init__(
+        self, in_features, out_features, hidden_features, hidden_layers, activation
+    ):
+        super().__init__()
+        layers = [
+            SingleLayer(
+                in_features, hidden_features, activation, bias=True, is_first=True
+            )
+        ]
+        for _ in range(hidden_layers):
+            layers.append(
+                SingleLayer(
+                    hidden_features,
+                    hidden_features,
+                    activation,
+                    bias=True,
+                    is_first=False,
+                )
+            )
+        # The output layer has no activation.
+        layers.append(
+            SingleLayer(
+                hidden_features,
+                out_features,
+                activation=None,
+                bias=False,
+                is_first=False,
+            )
+        )
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, coords):
+        """Map a batch of coordinates ``(B, in_features)`` to ``(B, out_features)``."""
+        return self.net(coords)
+
+
+class MyDataset(Dataset):
+    """The pixels of the camera image at ``sidelength × sidelength``.
+
+    Item ``idx`` is ``(coords[idx], pixels[idx])``: a ``(2,)`` coordinate in
+    [-1, 1]² and the ``(1,)`` gray level found there.
+    """
+
+    def __init__(self, sidelength):
+        super().__init__()
+        # TODO: load the coordinates with get_coords and the pixels with
+        # get_cameraman_tensor; print their shapes to see what they hold
+        raise NotImplementedError("MyDataset.__init__")
+
+    def __len__(self):
+        # TODO: the number of pixels
+        raise NotImplementedError("MyDataset.__len__")
+
+    def __getitem__(self, idx):
+        # TODO: the coordinate of pixel idx and its value
+        raise NotImplementedError("MyDataset.__getitem__")
+
+
+def train(total_epochs, batch_size, activation, hidden_size=32, hidden_layer=7):
+    """Fit the 256×256 image, save the weights to ``siren_model.p`` and plot."""
+    dataset = MyDataset(256)
+    dataloader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, drop_last=True
+    )
+
+    siren_model = Siren(
+        in_features=2,
+        out_features=1,
+        hidden_features=hidden_size,
+        hidden_layers=hidden_layer,
+        activation=activation,
+    )
+
+    # TODO: set the learning rate; 1.0 is usually too large, a common
+    # choice is 10^-k for k = 2, 3 or 4
+    learning_rate = None
+    optim = torch.optim.Adam(lr=learning_rate, params=siren_model.parameters())
+
+    losses = []
+    for epoch in range(total_epochs):
+        epoch_loss = 0.0
+        for coords, pixels in dataloader:
+            # TODO: pass the coordinates through the model
+            model_output = None
+            # TODO: the mean squared error between the model's output and
+            # the true pixel values
+            loss = None
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+            epoch_loss += loss.item()
+        epoch_loss /= len(dataloader)
+        print(f"Epoch: {epoch}, loss: {epoch_loss:4.5f}", end="\r")
+        losses.append(epoch_loss)
+    print()
+
+    torch.save(siren_model.state_dict(), "siren_model.p")
+
+    fig, ax = plt.subplots(1, 4, figsize=(16, 4))
+    image, grad, lap = model_results(siren_model)
+    ax[0].imshow(image, cmap="gray")
+    ax[0].set_title("Fit")
+    ax[1].imshow(grad, cmap="gray")
+    ax[1].set_title("Gradient norm")
+    ax[2].imshow(lap, cmap="gray")
+    ax[2].set_title("Laplacian")
+    ax[3].plot(losses)
+    ax[3].set_yscale("log")
+    ax[3].set_title("Training loss")
+    plt.show()
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Fit the camera image.")
+    parser.add_argument("-e", "--total_epochs", required=True, type=int)
+    parser.add_argument("-b", "--batch_size", required=True, type=int)
+    parser.add_argument("-a", "--activation", required=True, choices=ACTIVATIONS)
+    args = parser.parse_args()
+
+    train(args.total_epochs, args.batch_size, args.activation)
