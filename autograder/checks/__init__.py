@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GraderError, StudentError, StudentException
+from ..errors import (
+    GraderError,
+    ProbeTimeout,
+    ProtocolError,
+    StudentException,
+    WorkerDied,
+)
 from ..spec import PartSpec, TestSpec
 
 _REGISTRY: dict[str, Callable[[CheckContext], Verdict]] = {}
@@ -127,7 +133,7 @@ class CheckContext:
         label = args.get("function") or name
         try:
             reply = self._session.request(name, args, self.test)
-        except StudentError as exc:
+        except (ProbeTimeout, WorkerDied, ProtocolError) as exc:
             raise type(exc)(f"{label}: {exc}") from None
         if reply.output.strip():
             self.outputs.append(reply.output)
