@@ -26,6 +26,7 @@ from ..errors import (
     GraderError,
     ProbeTimeout,
     ProtocolError,
+    StudentError,
     StudentException,
     WorkerDied,
 )
@@ -106,7 +107,14 @@ class CheckContext:
     """What a check may use: its spec, a seeded generator, the reference,
     and the student's code through the worker."""
 
-    def __init__(self, part: PartSpec, test: TestSpec, session, solutions: Path):
+    def __init__(
+        self,
+        part: PartSpec,
+        test: TestSpec,
+        session,
+        solutions: Path,
+        artifacts: Path | None = None,
+    ):
         self.part = part
         self.test = test
         self.params = test.params
@@ -114,6 +122,8 @@ class CheckContext:
         self.module = Path(part.file).stem
         self._session = session
         self._solutions = solutions
+        # A folder for files kept for staff (the one of results.json), or None.
+        self.artifacts = artifacts
         self.outputs: list[str] = []
 
     @property
@@ -127,6 +137,24 @@ class CheckContext:
             raise GraderError(
                 f"{self.part.source}: test {self.test.id!r} needs params.{name}"
             ) from None
+
+    def read_file(self, max_bytes: int) -> bytes:
+        """The bytes of the part's file, for a data file the grader parses
+        itself (never code, which only runs in the worker); StudentError when
+        it is missing or larger than ``max_bytes``."""
+        path = self._session.folder / self.part.file
+        if not path.is_file():
+            raise StudentError(
+                f"{self.part.file} was not found in your submission "
+                f"(it holds: {self._session.files})"
+            )
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise StudentError(
+                f"{self.part.file} is {size} bytes long; at most {max_bytes} "
+                "bytes are read"
+            )
+        return path.read_bytes()
 
     def probe(self, name: str, **args: Any) -> Any:
         """Run a worker probe; return its value or raise StudentError."""

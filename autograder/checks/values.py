@@ -134,5 +134,6 @@ def close(found: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> 
 
 
 def fmt(x: float) -> str:
-    """A number as feedback shows it: short, but exact enough to compare."""
-    return f"{x:.6g}"
+    """A number as feedback shows it: short, but exact enough to compare
+    (-0.0 shows as 0)."""
+    return f"{x + 0.0:.6g}"
