@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import handout, report, runner
+from . import bundle, handout, regrade, regress, report, runner
 from .errors import SpecError
 
 GRADESCOPE_SUBMISSION = Path("/autograder/submission")
@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--solutions", default=str(runner.SOLUTIONS), help="the solutions folder"
     )
     hand.set_defaults(handler=_handout)
+
+    for module in (regress, regrade, bundle):
+        module.register(commands)
     return parser
 
 

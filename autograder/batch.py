@@ -1,0 +1,385 @@
+"""Grading many submissions, each in a ``python -m autograder grade`` process.
+
+A process per submission keeps a batch crash-safe: a submission that brings
+its grader down or makes it hang costs only its own result, which then says
+what happened. The same ``grade`` function runs on this machine (a thread
+pool) and on a Dask cluster, where the submission and the specs travel as
+bytes.
+
+As root, runs that overlap must not share the worker user, because a run
+ends each part by killing every process of that user. Each run therefore
+holds a numbered slot (a lock file under ``/run``) and uses a user of its
+own, ``<worker_user>-<slot>``, created on first use the way ``setup.sh``
+creates the main one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import logging
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import GraderError
+from .sandbox import WORKER_USER_ENV
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOT_DIRS = (Path("/run/dl-autograder/slots"), Path("/var/lock/dl-autograder"))
+MAX_SLOTS = 256
+LOG_TAIL_LINES = 12
+
+GRADED = "graded"
+GRADER_ERROR = "grader-error"
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade: a local path, or a zip of it as bytes (for a
+    grader on another machine)."""
+
+    name: str
+    path: str | None = None
+    archive: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every grade of a batch shares."""
+
+    specs: str
+    parts: tuple[str, ...] = ()
+    timeout: float = 900.0
+    worker_user: str = "dlag-worker"
+    spec_files: tuple[tuple[str, bytes], ...] = ()  # shipped specs, if any
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one grade: results.json if there is one, and what
+    happened (graded, grader-error, timeout, crashed)."""
+
+    name: str
+    status: str
+    document: dict | None
+    seconds: float
+    message: str = ""
+
+
+def pack(path: Path) -> bytes:
+    """A submission (folder or .zip) as zip bytes; symbolic links are left out,
+    as the grader leaves them out of a folder."""
+    if path.is_file():
+        return path.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder, _, names in sorted(os.walk(path)):  # links to folders: not entered
+            for name in sorted(names):
+                item = Path(folder) / name
+                if item.is_file() and not item.is_symlink():
+                    archive.write(item, item.relative_to(path).as_posix())
+    return buffer.getvalue()
+
+
+def for_cluster(job: Job, settings: Settings) -> tuple[Job, Settings]:
+    """The job and settings with the submission and the specs as bytes."""
+    spec_dir = Path(settings.specs)
+    shipped = tuple((p.name, p.read_bytes()) for p in sorted(spec_dir.glob("*.yaml")))
+    return (
+        Job(job.name, archive=pack(Path(job.path or ""))),
+        Settings(**{**settings.__dict__, "spec_files": shipped}),
+    )
+
+
+def grade_command(
+    source: Path, results: Path, specs: Path, parts: tuple[str, ...]
+) -> list[str]:
+    """The command that grades one submission."""
+    command = [sys.executable, "-m", "autograder", "grade", str(source)]
+    command += ["--results", str(results), "--specs", str(specs), "--quiet"]
+    for part in parts:
+        command += ["--part", part]
+    return command
+
+
+def grade(job: Job, settings: Settings) -> Outcome:
+    """Grade one submission in a process of its own; never raises."""
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="dlag-batch-"))
+    try:
+        workdir.chmod(0o711)  # the worker reaches its run folder through it
+        (workdir / "tmp").mkdir(mode=0o711)
+        source = Path(job.path or "").absolute()  # the grade runs in ROOT
+        if job.archive is not None:
+            source = workdir / "submission.zip"
+            source.write_bytes(job.archive)
+        specs = Path(settings.specs).absolute()
+        if settings.spec_files:
+            specs = workdir / "specs"
+            specs.mkdir()
+            for name, content in settings.spec_files:
+                (specs / PurePosixPath(name).name).write_bytes(content)
+        results_path = workdir / "results.json"
+        command = grade_command(source, results_path, specs, settings.parts)
+        with worker_slot(settings.worker_user) as user:
+            code, stderr, timed_out = _run(command, workdir, user, settings.timeout)
+        return _outcome(job.name, results_path, code, stderr, timed_out, started)
+    except Exception as exc:  # noqa: BLE001 - a batch goes on past one failure
+        log.exception("grading %s failed", job.name)
+        return Outcome(
+            job.name,
+            CRASHED,
+            None,
+            time.monotonic() - started,
+            f"{type(exc).__name__}: {exc}",
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _outcome(
+    name: str,
+    results_path: Path,
+    code: int | None,
+    stderr: str,
+    timed_out: bool,
+    started: float,
+) -> Outcome:
+    seconds = time.monotonic() - started
+    if timed_out:
+        return Outcome(name, TIMEOUT, None, seconds, "grading was stopped: " + stderr)
+    document = None
+    if results_path.is_file():
+        try:
+            document = json.loads(results_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            stderr += f"\nresults.json could not be read: {exc}"
+    if code != 0 or document is None:
+        return Outcome(
+            name, CRASHED, document, seconds, f"the grader exited with {code}: {stderr}"
+        )
+    faulty = [t["number"] for t in document["tests"] if "grader-error" in t["tags"]]
+    if faulty:
+        return Outcome(
+            name,
+            GRADER_ERROR,
+            document,
+            seconds,
+            f"grader faults in test(s) {', '.join(faulty)}: {stderr}",
+        )
+    return Outcome(name, GRADED, document, seconds)
+
+
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _run(
+    command: list[str], workdir: Path, user: str | None, timeout: float
+) -> tuple[int | None, str, bool]:
+    """Run one grade; return (exit code, the tail of its log, timed out)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    env["TMPDIR"] = str(workdir / "tmp")
+    env.pop(WORKER_USER_ENV, None)
+    if user:
+        env[WORKER_USER_ENV] = user
+    log_path = workdir / "grade.log"
+    timed_out = False
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        with _RUNNING_LOCK:
+            _RUNNING.add(process)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill(process)
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(process)
+            if user:
+                kill_user(user)
+    tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    text = "\n".join(tail[-LOG_TAIL_LINES:])
+    if timed_out:
+        text = f"it did not finish within {timeout:g} s\n{text}"
+    return process.returncode, text.strip(), timed_out
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def stop_all() -> None:
+    """Kill every grade still running (after an interrupt)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        _kill(process)
+
+
+def kill_user(name: str) -> None:
+    """Kill every process of a slot's worker user."""
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        return
+    subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={account.pw_uid}",
+            f"--regid={account.pw_gid}",
+            "--clear-groups",
+            "kill",
+            "-KILL",
+            "-1",
+        ],
+        capture_output=True,
+        check=False,
+    )
+
+
+def ensure_user(name: str) -> None:
+    """Create the worker user ``name`` if it is missing (as root only)."""
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    done = subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        raise GraderError(
+            f"could not create the worker user {name!r}: {done.stderr.strip()}"
+        ) from None
+    log.info("created the worker user %s for concurrent grading", name)
+
+
+def _slot_dir() -> Path:
+    for folder in SLOT_DIRS:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return folder
+        except OSError:
+            continue
+    raise GraderError(f"no folder for grading slots: tried {SLOT_DIRS}")
+
+
+@contextmanager
+def worker_slot(base_user: str) -> Iterator[str | None]:
+    """Hold a grading slot; yield its worker user (None when not root, where
+    no user switch happens and nothing needs to be kept apart)."""
+    if os.geteuid() != 0:
+        yield None
+        return
+    folder = _slot_dir()
+    while True:
+        for number in range(1, MAX_SLOTS + 1):
+            handle = open(folder / f"slot-{number}.lock", "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                name = f"{base_user}-{number}"
+                ensure_user(name)
+                yield name
+            finally:
+                handle.close()
+            return
+        time.sleep(0.5)
+
+
+def grade_all(
+    jobs: list[Job],
+    settings: Settings,
+    workers: int,
+    progress: bool = False,
+    done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Grade ``jobs`` with up to ``workers`` at a time; outcomes in job order."""
+    outcomes: dict[str, Outcome] = {}
+    futures = []
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        futures = [pool.submit(grade, job, settings) for job in jobs]
+        bar = progress_bar(as_completed(futures), len(futures), progress)
+        for future in bar:
+            outcome = future.result()
+            outcomes[outcome.name] = outcome
+            if done:
+                done(outcome)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [outcomes[job.name] for job in jobs]
+
+
+def progress_bar(items, total: int, shown: bool):
+    """A tqdm bar on stderr when ``shown`` and stderr is a terminal. tqdm is
+    staff tooling (requirements-dev.txt): grading on Gradescope runs without
+    it, so it is imported here only."""
+    if not shown:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(
+        items,
+        total=total,
+        desc="grading",
+        unit="submission",
+        disable=None,
+    )
