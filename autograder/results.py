@@ -25,6 +25,13 @@ GRADER_FAULT_TEXT = (
 )
 
 
+def text(value: str) -> str:
+    """``value`` as text that UTF-8 can carry: a lone surrogate (from a file
+    name or an exception message that was not UTF-8) becomes "?", so that
+    the file can always be written."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def test_entry(
     *,
     name: str,
@@ -40,12 +47,12 @@ def test_entry(
     if status is None:
         status = "passed" if score >= max_score else "failed"
     return {
-        "name": name,
+        "name": text(name),
         "number": number,
         "score": round(float(score), 6),
         "max_score": float(max_score),
         "status": status,
-        "output": output,
+        "output": text(output),
         "output_format": "text",
         "visibility": visibility,
         "tags": list(tags),
@@ -64,7 +71,7 @@ def document(
     return {
         "score": round(sum(t["score"] for t in tests), 6),
         "execution_time": round(float(execution_time), 3),
-        "output": output,
+        "output": text(output),
         "output_format": "text",
         "visibility": visibility,
         "stdout_visibility": stdout_visibility,

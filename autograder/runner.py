@@ -27,7 +27,13 @@ from gradescope_utils.autograder_utils.decorators import (
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
 
 from . import checks, results, spec, submission
-from .errors import GraderError, SpecError, StudentError, SubmissionError
+from .errors import (
+    GraderError,
+    ProbeTimeout,
+    SpecError,
+    StudentError,
+    SubmissionError,
+)
 from .sandbox import IsolationPlan, Reply, RunDir, Worker
 
 log = logging.getLogger(__name__)
@@ -35,11 +41,17 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 SOLUTIONS = ROOT / "solutions"
-PROVIDED = ROOT / "solutions"
+PROVIDED = ROOT  # a part spec's ``provided`` files are paths from here
 
 
 class PartSession:
-    """The worker serving one part, restarted after any failure."""
+    """The worker serving one part, restarted after any failure.
+
+    A worker keeps what it saw: the inputs of a hidden test could come out
+    in the output of a visible one. So a worker that served a test of one
+    visibility other than ``visible`` serves no test of another; the next
+    gets a fresh worker (whose files and processes the old one cannot reach).
+    """
 
     def __init__(
         self, plan: IsolationPlan, rundir: RunDir, part: spec.PartSpec, threads: int
@@ -47,9 +59,13 @@ class PartSession:
         self.part = part
         self.module = Path(part.file).stem
         self.worker = Worker(plan, rundir, part.limits, threads)
+        self.folder = rundir.submission
         self.present = (rundir.submission / part.file).is_file()
         self.files = submission.listing(rundir.submission)
         self.import_failure: str | None = None
+        self.seen = "visible"
+        self.deadline: float | None = None  # of the run's time budget
+        self.budget = 0.0
 
     def request(self, probe: str, args: dict, test: spec.TestSpec) -> Reply:
         if not self.present:
@@ -59,20 +75,43 @@ class PartSession:
             )
         if self.import_failure:
             raise StudentError(self.import_failure)
-        printed = self._import(test) if not self.worker.alive else ""
-        reply = self.worker.request(
-            {"probe": probe, "args": args, "seed": test.seed}, timeout=test.timeout
-        )
+        if self.worker.alive and self.seen not in ("visible", test.visibility):
+            self.worker.stop()
+        printed = ""
+        if not self.worker.alive:
+            self.seen = test.visibility
+            printed = self._import(test)
+        if test.visibility != "visible":
+            self.seen = test.visibility
+        reply = self._send({"probe": probe, "args": args, "seed": test.seed}, test)
         if printed.strip():
             return Reply(reply.message, printed + reply.output, reply.duration)
         return reply
 
+    def _send(self, message: dict, test: spec.TestSpec) -> Reply:
+        """One request, within the test's timeout and the run's time budget."""
+        timeout = test.timeout
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+        if timeout <= 0:
+            raise ProbeTimeout(
+                f"not run: the grading time budget of {self.budget:g} s ran out"
+            )
+        try:
+            return self.worker.request(message, timeout=timeout)
+        except ProbeTimeout as exc:
+            if timeout < test.timeout:
+                raise ProbeTimeout(
+                    f"{exc}, when the grading time budget of {self.budget:g} s ran out"
+                ) from None
+            raise
+
     def _import(self, test: spec.TestSpec) -> str:
         """Import the student's module in a fresh worker; return its output."""
         try:
-            reply = self.worker.request(
+            reply = self._send(
                 {"probe": "import", "args": {"module": self.module}, "seed": test.seed},
-                timeout=test.timeout,
+                test,
             )
         except StudentError as exc:
             self.import_failure = f"importing {self.part.file}: {exc}"
@@ -92,8 +131,15 @@ class PartSession:
 class Grading:
     """State of one run: the specs, the sessions, the clock."""
 
-    def __init__(self, grader: spec.GraderSpec, rundir: RunDir, plan: IsolationPlan):
+    def __init__(
+        self,
+        grader: spec.GraderSpec,
+        rundir: RunDir,
+        plan: IsolationPlan,
+        artifacts: Path | None = None,
+    ):
         self.grader = grader
+        self.artifacts = artifacts  # where checks may save files for staff
         self.rundir = rundir
         self.plan = plan
         self.started = time.monotonic()
@@ -101,6 +147,9 @@ class Grading:
             part.part: PartSession(plan, rundir, part, grader.threads)
             for part in grader.parts
         }
+        for session in self.sessions.values():
+            session.deadline = self.started + grader.time_budget
+            session.budget = grader.time_budget
         self.timings: dict[str, float] = {}
 
     def run_test(
@@ -117,7 +166,12 @@ class Grading:
                 ],
                 False,
             )
-        ctx = checks.CheckContext(part, test, self.sessions[part.part], SOLUTIONS)
+        for name, session in self.sessions.items():
+            if name != part.part:
+                session.close()  # one worker at a time: none sees another
+        ctx = checks.CheckContext(
+            part, test, self.sessions[part.part], SOLUTIONS, self.artifacts
+        )
         began = time.monotonic()
         fault = False
         try:
@@ -243,11 +297,14 @@ def grade(
     writes a valid file, and returns what it wrote."""
     started = time.monotonic()
     document = None
+    # Written first, so that the file at results_path is the grader's own
+    # from the start, and says so if the run is cut short.
+    results.write(results.grader_failure("grading did not finish"), results_path)
     try:
         grader = spec.load(spec_dir)
         if only:
             grader = _only(grader, only)
-        document = _grade(grader, Path(source), started)
+        document = _grade(grader, Path(source), started, Path(results_path).parent)
     except SpecError as exc:
         log.error("spec error: %s", exc)
         document = results.grader_failure(
@@ -278,7 +335,12 @@ def _only(grader: spec.GraderSpec, only: list[str]) -> spec.GraderSpec:
     return spec.GraderSpec(**{**grader.__dict__, "parts": parts})
 
 
-def _grade(grader: spec.GraderSpec, source: Path, started: float) -> dict:
+def _grade(
+    grader: spec.GraderSpec,
+    source: Path,
+    started: float,
+    artifacts: Path | None = None,
+) -> dict:
     expected = [part.file for part in grader.parts]
     protect_sources()
     try:
@@ -288,7 +350,7 @@ def _grade(grader: spec.GraderSpec, source: Path, started: float) -> dict:
                 PROVIDED / name for part in grader.parts for name in part.provided
             ]
             rundir = RunDir(plan, folder, provided)
-            grading = Grading(grader, rundir, plan)
+            grading = Grading(grader, rundir, plan, artifacts)
             try:
                 stream = io.StringIO()
                 runner = JSONTestRunner(stream=stream, failure_prefix="Result: ")

@@ -8,19 +8,24 @@ and the next probe gets a fresh worker.
 What isolation holds depends on how the grader runs:
 
 - As root (Gradescope), the worker runs as an unprivileged user (``setpriv``
-  with no new privileges and a parent-death signal), in a network namespace
-  of its own where the kernel allows one (``unshare --net``), so it cannot
-  read or write the grader's files, reach the network, or outlive the probe:
-  every process of that user is killed after a failure and at the end.
+  with no new privileges and a parent-death signal), in network, IPC and
+  mount namespaces of its own where the kernel allows them (``unshare``), so
+  it cannot read or write the grader's files, reach the network, or outlive
+  the probe: every process of that user is killed (and waited for) after a
+  failure and at the end. Its home and the shared temporary folders are one
+  private tmpfs of ``disk_mb``; without a mount namespace, what its user
+  left in the shared temporary folders is removed when it stops.
 - As a normal user (a laptop), the user switch is skipped and logged: the
   worker is still a separate process with the same limits, in a network
   namespace when unprivileged user namespaces are allowed, but it can read
-  whatever that user can read, and a process that leaves its session is
-  outside the reach of the final kill.
+  and write whatever that user can. The grader becomes a child subreaper,
+  so that a process that leaves the worker's session comes back to it and
+  is killed when the worker stops.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import logging
@@ -42,6 +47,7 @@ from .worker import protocol
 log = logging.getLogger(__name__)
 
 WORKER_PACKAGE = Path(__file__).resolve().parent / "worker"
+SOLUTION_MARKER = b"# BEGIN SOLUTION"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Limits:
     output_kb: int = 16
     answer_mb: int = 64
     startup_timeout: float = 60.0
+    disk_mb: int = 256
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,27 @@ def _command_works(*command: str) -> bool:
     return done.returncode == 0
 
 
+WORKER_USER_ENV = "DLAG_WORKER_USER"
+
+
 def worker_account(name: str) -> pwd.struct_passwd | None:
-    """The account the worker runs as, or None when no switch is possible."""
+    """The account the worker runs as, or None when no switch is possible.
+
+    ``$DLAG_WORKER_USER`` names an account that replaces ``name`` with no
+    fallback: batch grading gives each concurrent run a user of its own, so
+    that the final kill of one run's user cannot reach another run's workers.
+    """
     if os.geteuid() != 0:
         return None
+    override = os.environ.get(WORKER_USER_ENV)
+    if override:
+        try:
+            return pwd.getpwnam(override)
+        except KeyError:
+            raise GraderError(
+                f"${WORKER_USER_ENV} names the worker user {override!r}, "
+                "which does not exist"
+            ) from None
     for candidate in (name, "nobody"):
         try:
             return pwd.getpwnam(candidate)
@@ -112,29 +136,98 @@ def worker_account(name: str) -> pwd.struct_passwd | None:
     )
 
 
+# Folders any user may write to. As root, each worker sees them (and its
+# home) as one private tmpfs of ``disk_mb``; without that, whatever the
+# worker's user left in them is removed when the worker stops.
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+
+# Run as root inside the worker's new mount namespace, before the user
+# switch: mounts one size-limited tmpfs on the worker's scratch folder and
+# binds parts of it over the shared writable folders; the run folder (which
+# may lie in one of them) is bound back at its own path. Arguments: the
+# scratch folder, uid, gid, size in kB, the run folder, then the command.
+PRIVATE_DIRS_SCRIPT = r"""
+set -eu
+space=$1 uid=$2 gid=$3 size=$4 run=$5
+shift 5
+mount -t tmpfs -o "size=${size}k,nr_inodes=16384,mode=755,nosuid,nodev" \
+  dlag-space "$space"
+mkdir -m 700 "$space/home"
+chown "$uid:$gid" "$space/home"
+outer="" inner=""
+for dir in DIRS; do
+  [ -d "$dir" ] && [ ! -L "$dir" ] || continue
+  own="$space/$(printf %s "$dir" | tr / -)"
+  mkdir -m 1777 "$own"
+  case "$run" in
+    "$dir"/*)
+      mkdir -p "$own/${run#"$dir"/}"
+      mount --bind "$run" "$own/${run#"$dir"/}"
+      mount --bind "$space/home" "$own/${space#"$dir"/}"
+      outer=$dir inner=$own
+      ;;
+    *) mount --bind "$own" "$dir" ;;
+  esac
+done
+if [ -n "$outer" ]; then
+  mount --rbind "$inner" "$outer"
+else
+  mount --bind "$space/home" "$space"
+fi
+cd "$space"
+exec "$@"
+""".replace("DIRS", " ".join(SHARED_WRITABLE))
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
 class IsolationPlan:
     """How workers are started on this machine, decided once per run."""
 
     def __init__(self, user_name: str):
         self.account = worker_account(user_name)
+        self.private_dirs = False
         if self.account is None:
             log.warning(
                 "not running as root: the worker user switch is skipped; the "
                 "worker runs as this user in a separate process"
             )
-            self.netns = _command_works(
-                "unshare", "--user", "--map-root-user", "--net", "true"
-            )
-            prefix = ["unshare", "--user", "--map-root-user", "--net", "--"]
+            unshare = ["unshare", "--user", "--map-root-user", "--net"]
+            self.subreaper = _become_subreaper()
         else:
-            self.netns = _command_works("unshare", "--net", "true")
-            prefix = ["unshare", "--net", "--"]
+            unshare = ["unshare", "--net"]
+            self.subreaper = False
+        self.netns = _command_works(*unshare, "true")
         if not self.netns:
             log.warning(
                 "network namespaces are unavailable: the worker keeps the network"
             )
-            prefix = []
-        self.prefix = prefix + self._drop()
+            unshare = []
+        elif _command_works(*unshare, "--ipc", "true"):
+            unshare.append("--ipc")
+        if self.netns and self.account is not None:
+            self.private_dirs = _private_dirs_work()
+            if self.private_dirs:
+                unshare.append("--mount")
+            else:
+                log.warning(
+                    "mount namespaces are unavailable: the worker writes to the "
+                    "shared temporary folders, which are cleaned after it"
+                )
+        self.unshare = [*unshare, "--"] if unshare else []
+        self.prefix = self.unshare + self._drop()
+
+    def command(
+        self, run: Path, scratch: Path, limits: Limits, program: list[str]
+    ) -> list[str]:
+        """The command line that starts ``program`` as a worker of ``run``
+        whose home is ``scratch``."""
+        if not self.private_dirs:
+            return [*self.prefix, *program]
+        mounts = ["sh", "-c", PRIVATE_DIRS_SCRIPT, "sh", str(scratch)]
+        mounts += [str(self.account.pw_uid), str(self.account.pw_gid)]
+        mounts += [str(int(limits.disk_mb * 1024)), str(run)]
+        return [*self.unshare, *mounts, *self._drop(), *program]
 
     def _drop(self) -> list[str]:
         drop = ["setpriv", "--pdeathsig", "KILL", "--no-new-privs"]
@@ -152,8 +245,11 @@ class IsolationPlan:
             os.chown(path, self.account.pw_uid, self.account.pw_gid)
 
     def kill_everything(self) -> None:
-        """Kill every process of the worker's user (only with a switch)."""
+        """Kill every process of the worker's user; without a switch, every
+        process that a worker left behind and that came back to the grader."""
         if self.account is None:
+            if self.subreaper:
+                _kill_orphans()
             return
         subprocess.run(
             [
@@ -168,6 +264,135 @@ class IsolationPlan:
             capture_output=True,
             check=False,
         )
+        _wait_until_gone(self.account.pw_uid)
+
+    def tidy(self) -> None:
+        """Remove what the worker's user left in the shared writable folders
+        (as root, when the worker could not get private ones)."""
+        if self.account is None or self.private_dirs:
+            return
+        for folder in SHARED_WRITABLE:
+            _remove_owned_by(Path(folder), self.account.pw_uid)
+
+
+def _private_dirs_work() -> bool:
+    """Whether PRIVATE_DIRS_SCRIPT runs here (it needs mount namespaces)."""
+    trial = Path(tempfile.mkdtemp(prefix="dlag-trial-"))
+    try:
+        (trial / "scratch").mkdir()
+        return _command_works(
+            *("unshare", "--mount", "--", "sh", "-c", PRIVATE_DIRS_SCRIPT, "sh"),
+            *(str(trial / "scratch"), "0", "0", "1024", str(trial), "true"),
+        )
+    finally:
+        shutil.rmtree(trial, ignore_errors=True)
+
+
+def _remove_owned_by(folder: Path, uid: int) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != uid:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            log.info("removed %s, left by the worker", entry.path)
+        except OSError as exc:
+            log.warning("could not remove %s, left by the worker: %s", entry.path, exc)
+
+
+def _processes_of(uid: int) -> list[int]:
+    """The processes whose real user is ``uid`` and that have not exited."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as handle:
+                status = dict(
+                    line.split(b":", 1) for line in handle.read().splitlines()
+                )
+        except (OSError, ValueError):
+            continue
+        state = status.get(b"State", b"").split()[:1]
+        real_uid = status.get(b"Uid", b"").split()[:1]
+        if real_uid == [str(uid).encode()] and state not in ([b"Z"], [b"X"]):
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_until_gone(uid: int, seconds: float = 10.0) -> None:
+    """Wait until the killed processes of ``uid`` have exited, so that none
+    of them can touch a file after the kill returns."""
+    deadline = time.monotonic() + seconds
+    while _processes_of(uid):
+        if time.monotonic() > deadline:
+            log.error("processes of uid %d survived SIGKILL for %g s", uid, seconds)
+            return
+        time.sleep(0.02)
+
+
+def _become_subreaper() -> bool:
+    """Make orphaned descendants of the workers come back to this process,
+    where ``_kill_orphans`` finds them (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        done = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        done = False
+    if not done:
+        log.warning(
+            "cannot become a child subreaper: a process that a worker starts "
+            "and leaves behind may outlive the run"
+        )
+    return done
+
+
+# Workers of this process that are running; every other child is an orphan
+# left by a worker (this process only starts workers and waits for the rest).
+_RUNNING: set[int] = set()
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == me:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_orphans(rounds: int = 200) -> None:
+    """Kill and reap every child that is not a running worker; repeated,
+    since the children of a killed orphan come back here in turn."""
+    for _ in range(rounds):
+        orphans = [pid for pid in _children() if pid not in _RUNNING]
+        if not orphans:
+            return
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in orphans:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+    log.error("processes left by a worker kept coming back after %d rounds", rounds)
 
 
 class RunDir:
@@ -194,6 +419,12 @@ class RunDir:
         self.provided = self.root / "provided"
         self.provided.mkdir()
         for path in provided:
+            if SOLUTION_MARKER in Path(path).read_bytes():
+                self.remove()
+                raise GraderError(
+                    f"{path} holds solution blocks, and the worker can read every "
+                    "provided file: provide only handout files"
+                )
             shutil.copy2(path, self.provided / path.name)
         for top in (self.runtime, self.submission, self.provided):
             _make_readable(top)
@@ -231,6 +462,7 @@ class Worker:
         self.limits = limits
         self.threads = threads
         self.process: subprocess.Popen | None = None
+        self.scratch: Path | None = None
         self.output = OutputBuffer(limits.output_kb * 1024)
 
     @property
@@ -238,7 +470,7 @@ class Worker:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
-        scratch = self.rundir.new_scratch()
+        scratch = self.scratch = self.rundir.new_scratch()
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         self._out_r, out_w = os.pipe()
@@ -254,8 +486,7 @@ class Worker:
             "import sys; sys.path.insert(0, sys.argv.pop(1)); "
             "from dlag_worker.main import main; main()"
         )
-        command = [
-            *self.plan.prefix,
+        program = [
             worker_python(),
             "-I",
             "-B",
@@ -264,6 +495,7 @@ class Worker:
             str(self.rundir.runtime),
             json.dumps(settings),
         ]
+        command = self.plan.command(self.rundir.root, scratch, self.limits, program)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(scratch),
@@ -297,6 +529,7 @@ class Worker:
         finally:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)
+        _RUNNING.add(self.process.pid)
         log.debug("worker %s started: %s", self.process.pid, " ".join(command[:-1]))
         hello = self._receive(self.limits.startup_timeout, starting=True)
         if not hello.get("ready"):
@@ -339,6 +572,8 @@ class Worker:
                     self._drain_output()
                     code = self.process.returncode if self.process else None
                     self.stop()
+                    if starting:
+                        raise GraderError(self._start_failure(code))
                     raise WorkerDied(_death_text(code))
                 for key, _ in events:
                     chunk = os.read(key.fd, 1 << 16)
@@ -353,6 +588,8 @@ class Worker:
                         self.process.wait()
                         code = self.process.returncode
                         self.stop()
+                        if starting:
+                            raise GraderError(self._start_failure(code))
                         raise WorkerDied(_death_text(code))
                     if length is None:
                         header += chunk
@@ -370,7 +607,18 @@ class Worker:
                         body += chunk
                     if len(body) >= length:
                         self._drain_output()
-                        return self._decode(bytes(body[:length]))
+                        message = self._decode(bytes(body[:length]))
+                        if not starting and not _is_reply(message):
+                            self.stop()
+                            raise ProtocolError(
+                                "the worker's answer is not a reply of the protocol"
+                            )
+                        return message
+
+    def _start_failure(self, code: int | None) -> str:
+        printed = self.output.take().strip()[-2000:]
+        text = f"the worker stopped while starting: {_death_text(code)}"
+        return text + (f"; it printed:\n{printed}" if printed else "")
 
     def _decode(self, body: bytes) -> dict:
         try:
@@ -385,11 +633,14 @@ class Worker:
             raise ProtocolError("the worker's answer is not a message")
         return message
 
-    def _drain_output(self) -> None:
-        """Collect what the worker printed before its reply, without waiting."""
+    def _drain_output(self, seconds: float = 1.0) -> None:
+        """Collect what the worker printed before its reply, without waiting
+        for more, and for at most ``seconds`` even if processes it left
+        behind keep printing."""
+        deadline = time.monotonic() + seconds
         os.set_blocking(self._out_r, False)
         try:
-            while True:
+            while time.monotonic() < deadline:
                 chunk = os.read(self._out_r, 1 << 16)
                 if not chunk:
                     break
@@ -407,17 +658,22 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.plan.kill_everything()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             log.error("worker %s survived SIGKILL for 10 s", self.process.pid)
+        _RUNNING.discard(self.process.pid)
+        self.plan.kill_everything()
         for fd in (self._req_w, self._resp_r, self._out_r):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self.process = None
+        self.plan.tidy()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 def worker_python() -> str:
@@ -428,6 +684,18 @@ def worker_python() -> str:
     """
     candidate = Path(os.path.realpath(sys.prefix)) / "bin" / "python"
     return str(candidate) if candidate.exists() else sys.executable
+
+
+def _is_reply(message: dict) -> bool:
+    """Whether a decoded message has the shape of a probe's reply."""
+    if message.get("ok") is True:
+        return "value" in message
+    error = message.get("error")
+    return (
+        message.get("ok") is False
+        and isinstance(error, dict)
+        and all(isinstance(v, str) for v in error.values())
+    )
 
 
 def _death_text(code: int | None) -> str:

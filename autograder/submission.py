@@ -1,9 +1,10 @@
 """Reading a submission: a folder or a .zip, copied into a safe folder.
 
 Only regular files are taken. Symbolic links are left out (a link could point
-into the grader's files), zip entries that would land outside the folder are
-refused, and sizes are bounded. When the student's files sit one folder deep
-(a zipped folder), that folder is used.
+into the grader's files), and so are zip entries that would land outside the
+folder or cannot be unpacked (encrypted, corrupt, an unknown compression),
+each with a note; the rest is graded as usual. Sizes are bounded. When the
+student's files sit one folder deep (a zipped folder), that folder is used.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -64,10 +66,11 @@ def _extract_zip(archive: Path, target: Path, notes: list[str]) -> None:
             for member in members:
                 name = PurePosixPath(member.filename)
                 if name.is_absolute() or ".." in name.parts:
-                    raise SubmissionError(
+                    notes.append(
                         f"{archive.name} contains the path {member.filename!r}, "
-                        "which points outside the submission folder"
+                        "which points outside the submission folder; it was ignored"
                     )
+                    continue
                 mode = member.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     notes.append(
@@ -76,14 +79,35 @@ def _extract_zip(archive: Path, target: Path, notes: list[str]) -> None:
                     continue
                 if member.is_dir():
                     continue
-                destination = target.joinpath(*name.parts)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with bundle.open(member) as source, open(destination, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
+                _extract(bundle, member, target.joinpath(*name.parts), notes)
     except zipfile.BadZipFile as exc:
         raise SubmissionError(
             f"{archive.name} is not a valid zip file: {exc}"
         ) from None
+
+
+def _extract(
+    bundle: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    destination: Path,
+    notes: list[str],
+) -> None:
+    """Unpack one entry; one that cannot be unpacked is noted and left out."""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with bundle.open(member) as source, open(destination, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+    except (
+        zipfile.BadZipFile,
+        RuntimeError,  # encrypted
+        NotImplementedError,  # an unknown compression method
+        zlib.error,
+        EOFError,
+        OSError,
+    ) as exc:
+        if destination.is_file():
+            destination.unlink()
+        notes.append(f"{member.filename} could not be unpacked and was ignored ({exc})")
 
 
 def _student_root(folder: Path, expected: list[str]) -> Path:

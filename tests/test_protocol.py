@@ -81,6 +81,18 @@ BAD = [
     (body({"__float__": "1e999"}), "is not nan or inf"),
     (body({"__tuple__": "abc"}), "tuple marker without a list"),
     (body({"__opaque__": [1]}), "opaque marker"),
+    (b"[" * 100000 + b"]" * 100000, "message nested too deep"),
+    (b"9" * 5000, "not plain data: Exceeds the limit"),
+    (
+        body(
+            {"__nd__": {"dtype": "float64", "shape": [1] * 70, "b64": "AAAAAAAAAAA="}}
+        ),
+        "not plain data: ValueError: maximum supported dimension",
+    ),
+    (
+        body({"__nd__": {"dtype": "uint8", "shape": [1], "b64": "\u00e9"}}),
+        "not plain data: UnicodeEncodeError",
+    ),
 ]
 
 
@@ -88,6 +100,14 @@ BAD = [
 def test_malformed_messages_are_refused(data, message):
     with pytest.raises(DecodeError, match=message):
         protocol.loads(data)
+
+
+def test_integers_too_large_for_a_float_cross_as_infinities():
+    assert round_trip([2**100, -(10**5000), 10**5000]) == [
+        float(2**100),
+        -math.inf,
+        math.inf,
+    ]
 
 
 def test_pickle_payloads_are_just_bytes():

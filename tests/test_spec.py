@@ -85,7 +85,8 @@ REFUSALS = [
     (
         GOOD + "limits: {memory_gb: 2}\n",
         "line 19: unknown key 'memory_gb' in limits; allowed keys: answer_mb, "
-        "file_size_mb, memory_mb, open_files, output_kb, processes, startup_timeout",
+        "disk_mb, file_size_mb, memory_mb, open_files, output_kb, processes, "
+        "startup_timeout",
     ),
     ("part: [unclosed\n", "is not valid YAML"),
     ("", "is empty"),

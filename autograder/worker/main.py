@@ -40,10 +40,9 @@ def apply_limits(limits: dict) -> None:
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_FSIZE, int(limits["file_size_mb"] * MB))
     _limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
-    if os.geteuid() != 0:
-        # The kernel ignores RLIMIT_NPROC for root; it counts every process of
-        # the worker's user, so the user switch is what makes it a real bound.
-        _limit(resource.RLIMIT_NPROC, int(limits["processes"]))
+    # RLIMIT_NPROC counts every process of the worker's user (of the user
+    # namespace's root without a switch); only the real root is exempt.
+    _limit(resource.RLIMIT_NPROC, int(limits["processes"]))
     _limit(resource.RLIMIT_AS, int(limits["memory_mb"] * MB))
     try:
         with open("/proc/self/oom_score_adj", "w") as handle:
@@ -69,10 +68,24 @@ def read_request(fd: int) -> dict:
 
 
 def send(fd: int, message: dict) -> None:
-    data = protocol.dumps(message)
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
+    write_all(fd, protocol.dumps(message))
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _flush() -> None:
+    """Flush what the student printed; a replaced or closed stream is the
+    student's loss, not a reason to drop the reply."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - the student may have replaced it
+            pass
 
 
 def reset_state(seed: int, threads: int) -> None:
@@ -95,11 +108,41 @@ def describe_exception(exc: BaseException, submission: str) -> dict:
             where = f"{name}, line {frame.lineno}, in {frame.name}"
     if isinstance(exc, SyntaxError) and exc.filename:
         where = f"{os.path.basename(exc.filename)}, line {exc.lineno}"
+    try:
+        text = str(exc)[:2000]
+    except BaseException:  # noqa: BLE001 - a student's __str__ may raise anything
+        text = "(its message could not be read)"
     return {
-        "type": type(exc).__name__,
-        "message": str(exc)[:2000],
+        "type": str(type(exc).__name__)[:100],
+        "message": text,
         "where": where,
     }
+
+
+def encoded_reply(reply: dict, label: str, answer_mb: float) -> bytes:
+    """The framed bytes of ``reply``, or of a refusal when its value cannot
+    be encoded as plain data or would exceed the grader's ``answer_mb``."""
+    try:
+        data = protocol.dumps(reply)
+    except MemoryError:
+        why = "it is too large to encode within the worker's memory limit"
+    except BaseException as exc:  # noqa: BLE001 - student objects may raise anything
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        error = describe_exception(exc, "")
+        why = f"encoding it raised {error['type']}: {error['message']}"
+    else:
+        size = len(data) - protocol.HEADER.size
+        if size <= answer_mb * MB:
+            return data
+        del data
+        why = f"it is {size / MB:.0f} MB once encoded; at most {answer_mb:g} MB is read"
+    refusal = {
+        "type": "ProbeRefused",
+        "kind": "unsendable",
+        "message": f"{label} returned a value that could not be sent back: {why}",
+    }
+    return protocol.dumps({"ok": False, "error": refusal, "duration": 0.0})
 
 
 def serve(settings: dict) -> None:
@@ -107,6 +150,7 @@ def serve(settings: dict) -> None:
 
     req_fd, resp_fd = settings["req_fd"], settings["resp_fd"]
     submission = settings["submission"]
+    answer_mb = float(settings["limits"]["answer_mb"])
     context = probes.Context(submission=submission, settings=settings)
     send(resp_fd, {"ready": True, "pid": os.getpid()})
     while True:
@@ -126,21 +170,24 @@ def serve(settings: dict) -> None:
                 raise
             reply = {"ok": False, "error": describe_exception(exc, submission)}
         reply["duration"] = time.perf_counter() - start
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            send(resp_fd, reply)
-        except (TypeError, ValueError) as exc:
-            send(resp_fd, {"ok": False, "error": describe_exception(exc, "")})
+        _flush()
+        label = str(request.get("args", {}).get("function") or request["probe"])
+        write_all(resp_fd, encoded_reply(reply, label, answer_mb))
 
 
 def main() -> None:
     settings = json.loads(sys.argv[1])
     apply_limits(settings["limits"])
-    sys.path[:0] = [p for p in (settings.get("provided"), settings["submission"]) if p]
+    # numpy, torch and the probes are imported before the student's folder
+    # joins the path, so a stray torch.py or numpy.py among the student's
+    # files cannot stand in for them (it only shadows them for the student).
     import numpy  # noqa: F401 - imported once, before any student code
     import torch
 
+    from . import probes
+
+    probes.load_all()
+    sys.path[:0] = [p for p in (settings.get("provided"), settings["submission"]) if p]
     torch.set_num_threads(int(settings["threads"]))
     serve(settings)
     sys.stdout.flush()

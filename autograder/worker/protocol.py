@@ -77,11 +77,15 @@ def encode(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
-        return value if abs(value) < 2**63 else float(value)
+        if abs(value) < 2**63:
+            return int(value)
+        if value.bit_length() <= 1024:
+            return float(value)
+        return {"__float__": "inf" if value > 0 else "-inf"}
     if isinstance(value, float):
         if math.isfinite(value):
-            return value
-        return {"__float__": repr(value)}
+            return float(value)
+        return {"__float__": repr(float(value))}
     if isinstance(value, np.ndarray):
         return {"__nd__": _encode_array(value)}
     if isinstance(value, TensorArray):
@@ -173,12 +177,28 @@ def dumps(message: Any) -> bytes:
 
 
 def loads(body: bytes) -> Any:
-    """Decode the body of one framed message (without its length prefix)."""
+    """Decode the body of one framed message (without its length prefix).
+
+    Whatever the bytes are, the only exception is DecodeError: a document
+    nested past the parser's recursion limit, an integer too long to read or
+    an array that numpy cannot shape are refused like any other garbage.
+    """
     try:
         data = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except DecodeError:
+        raise
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError(f"not a JSON document: {exc}") from None
-    return decode(data)
+    except RecursionError:
+        raise DecodeError("message nested too deep") from None
+    except ValueError as exc:
+        raise DecodeError(f"not plain data: {exc}") from None
+    try:
+        return decode(data)
+    except DecodeError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise DecodeError(f"not plain data: {type(exc).__name__}: {exc}") from None
 
 
 def _refuse_constant(name: str) -> float:

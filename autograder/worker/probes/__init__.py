@@ -55,9 +55,14 @@ def probe(name: str) -> Callable:
     return register
 
 
-def run(context: Context, name: str, args: dict) -> Any:
+def load_all() -> None:
+    """Import every probe module of this package, so their probes register."""
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
+
+
+def run(context: Context, name: str, args: dict) -> Any:
+    load_all()
     if name not in _REGISTRY:
         raise ProbeRefused("unknown-probe", f"no probe named {name!r}")
     return _REGISTRY[name](context, **args)

@@ -1,0 +1,138 @@
+"""Part 3 that writes 32 MB files into its home, /tmp, /var/tmp and
+/dev/shm until the space runs out (at most 1 GB in each) on its first call
+to attention_weights, and whose attention writes one file of 100 MB, past
+the file size limit (or the space left). Every answer is right but that of
+attention, which fails with the error.
+"""
+
+import os
+
+import torch
+
+_filled = False
+
+
+def _fill(folder, total=2**30, size=32 * 2**20):
+    block = b"z" * 2**20
+    written = 0
+    try:
+        for index in range(total // size):
+            with open(os.path.join(folder, f"fill-{os.getpid()}-{index}"), "wb") as out:
+                for _ in range(size // 2**20):
+                    out.write(block)
+                    written += len(block)
+    except OSError as exc:
+        return f"{folder}: {written // 2**20} MB, then {exc.strerror}"
+    return f"{folder}: {written // 2**20} MB"
+
+
+def attention_weights(q, K):
+    global _filled
+    if not _filled:
+        _filled = True
+        for folder in (os.path.expanduser("~"), "/tmp", "/var/tmp", "/dev/shm"):
+            print(_fill(folder))
+    logits = K @ q
+    e = torch.exp(logits - logits.max())
+    return e / e.sum()
+
+
+def attention(q, K, V):
+    with open(os.path.expanduser("~/big"), "wb") as out:
+        for _ in range(100):
+            out.write(b"b" * 2**20)
+    return attention_weights(q, K) @ V
+
+
+def copy_query(K, i):
+    """A query whose output is v_i, whatever the values are.
+
+    The keys are orthogonal and all have the same norm.
+
+    Args:
+        K: the keys, shape (n, d).
+        i: the index of the key to copy.
+
+    Returns:
+        q, shape (d,).
+    """
+    # BEGIN SOLUTION
+    # k_iᵀq = 100 and k_jᵀq = 0 for j != i, so every other α_j is below
+    # exp(-100) ≈ 4e-44.
+    k = K[i]
+    return 100.0 * k / (k @ k)
+    # END SOLUTION
+    # BEGIN STUB
+    # # Make k_iᵀq much larger than every other k_jᵀq.
+    # raise NotImplementedError("copy_query")
+    # END STUB
+
+
+def average_query(K, i, j):
+    """A query whose output is (v_i + v_j) / 2, whatever the values are.
+
+    The keys are orthogonal and all have the same norm.
+
+    Args:
+        K: the keys, shape (n, d).
+        i: the index of one key.
+        j: the index of the other key.
+
+    Returns:
+        q, shape (d,).
+    """
+    # BEGIN SOLUTION
+    # k_iᵀq = k_jᵀq = 100 (equal norms) and every other logit is 0.
+    return 100.0 * (K[i] + K[j]) / (K[i] @ K[i])
+    # END SOLUTION
+    # BEGIN STUB
+    # # Give k_i and k_j the same large logit and every other key a small one.
+    # raise NotImplementedError("average_query")
+    # END STUB
+
+
+def gaussian_attention(q, K, V, sigma):
+    """Attention with weights α_i ∝ exp(-‖q - k_i‖² / (2·sigma)).
+
+    Args:
+        q: the query, shape (d,).
+        K: the keys, shape (n, d).
+        V: the values, shape (n, d_v).
+        sigma: a positive float.
+
+    Returns:
+        c = Σ_i α_i·v_i, shape (d_v,).
+    """
+    # BEGIN SOLUTION
+    logits = -((K - q) ** 2).sum(dim=1) / (2.0 * sigma)
+    e = torch.exp(logits - logits.max())
+    return (e / e.sum()) @ V
+    # END SOLUTION
+    # BEGIN STUB
+    # # Same softmax as attention_weights, with -‖q - k_i‖² / (2·sigma) as logits.
+    # raise NotImplementedError("gaussian_attention")
+    # END STUB
+
+
+def lowrank_attention(M, s, N, V):
+    """The product (M·diag(s)·N)·V in O(k·n·d) time and memory.
+
+    Args:
+        M: shape (n, k).
+        s: shape (k,).
+        N: shape (k, n).
+        V: shape (n, d).
+
+    Returns:
+        The product, shape (n, d).
+    """
+    # BEGIN SOLUTION
+    # Multiply from the right so that no n × n matrix is ever formed:
+    # N·V is (k, d), scaling its rows by s is diag(s)·N·V, and M brings it
+    # back to (n, d).
+    return M @ (s[:, None] * (N @ V))
+    # END SOLUTION
+    # BEGIN STUB
+    # # M·diag(s)·N is n × n: choose an order of products that never forms it.
+    # raise NotImplementedError("lowrank_attention")
+    # END STUB
