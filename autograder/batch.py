@@ -4,23 +4,16 @@ A process per submission keeps a batch crash-safe: a submission that brings
 its grader down or makes it hang costs only its own result, which then says
 what happened. The same ``grade`` function runs on this machine (a thread
 pool) and on a Dask cluster, where the submission and the specs travel as
-bytes.
-
-As root, runs that overlap must not share the worker user, because a run
-ends each part by killing every process of that user. Each run therefore
-holds a numbered slot (a lock file under ``/run``) and uses a user of its
-own, ``<worker_user>-<slot>``, created on first use the way ``setup.sh``
-creates the main one.
+bytes. Each grade takes a worker user of its own (``accounts``), so runs
+that overlap never kill each other's workers.
 """
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import logging
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -29,20 +22,14 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-from .errors import GraderError
-from .sandbox import WORKER_USER_ENV
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-SLOT_DIRS = (Path("/run/dl-autograder/slots"), Path("/var/lock/dl-autograder"))
-MAX_SLOTS = 256
 LOG_TAIL_LINES = 12
 
 GRADED = "graded"
@@ -68,7 +55,6 @@ class Settings:
     specs: str
     parts: tuple[str, ...] = ()
     timeout: float = 900.0
-    worker_user: str = "dlag-worker"
     spec_files: tuple[tuple[str, bytes], ...] = ()  # shipped specs, if any
 
 
@@ -139,8 +125,7 @@ def grade(job: Job, settings: Settings) -> Outcome:
                 (specs / PurePosixPath(name).name).write_bytes(content)
         results_path = workdir / "results.json"
         command = grade_command(source, results_path, specs, settings.parts)
-        with worker_slot(settings.worker_user) as user:
-            code, stderr, timed_out = _run(command, workdir, user, settings.timeout)
+        code, stderr, timed_out = _run(command, workdir, settings.timeout)
         return _outcome(job.name, results_path, code, stderr, timed_out, started)
     except Exception as exc:  # noqa: BLE001 - a batch goes on past one failure
         log.exception("grading %s failed", job.name)
@@ -193,7 +178,7 @@ _RUNNING_LOCK = threading.Lock()
 
 
 def _run(
-    command: list[str], workdir: Path, user: str | None, timeout: float
+    command: list[str], workdir: Path, timeout: float
 ) -> tuple[int | None, str, bool]:
     """Run one grade; return (exit code, the tail of its log, timed out)."""
     env = dict(os.environ)
@@ -201,9 +186,6 @@ def _run(
         p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
     )
     env["TMPDIR"] = str(workdir / "tmp")
-    env.pop(WORKER_USER_ENV, None)
-    if user:
-        env[WORKER_USER_ENV] = user
     log_path = workdir / "grade.log"
     timed_out = False
     with open(log_path, "wb") as log_file:
@@ -226,8 +208,6 @@ def _run(
         finally:
             with _RUNNING_LOCK:
                 _RUNNING.discard(process)
-            if user:
-                kill_user(user)
     tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
     text = "\n".join(tail[-LOG_TAIL_LINES:])
     if timed_out:
@@ -249,94 +229,6 @@ def stop_all() -> None:
         running = list(_RUNNING)
     for process in running:
         _kill(process)
-
-
-def kill_user(name: str) -> None:
-    """Kill every process of a slot's worker user."""
-    try:
-        account = pwd.getpwnam(name)
-    except KeyError:
-        return
-    subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={account.pw_uid}",
-            f"--regid={account.pw_gid}",
-            "--clear-groups",
-            "kill",
-            "-KILL",
-            "-1",
-        ],
-        capture_output=True,
-        check=False,
-    )
-
-
-def ensure_user(name: str) -> None:
-    """Create the worker user ``name`` if it is missing (as root only)."""
-    try:
-        pwd.getpwnam(name)
-        return
-    except KeyError:
-        pass
-    done = subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        raise GraderError(
-            f"could not create the worker user {name!r}: {done.stderr.strip()}"
-        ) from None
-    log.info("created the worker user %s for concurrent grading", name)
-
-
-def _slot_dir() -> Path:
-    for folder in SLOT_DIRS:
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return folder
-        except OSError:
-            continue
-    raise GraderError(f"no folder for grading slots: tried {SLOT_DIRS}")
-
-
-@contextmanager
-def worker_slot(base_user: str) -> Iterator[str | None]:
-    """Hold a grading slot; yield its worker user (None when not root, where
-    no user switch happens and nothing needs to be kept apart)."""
-    if os.geteuid() != 0:
-        yield None
-        return
-    folder = _slot_dir()
-    while True:
-        for number in range(1, MAX_SLOTS + 1):
-            handle = open(folder / f"slot-{number}.lock", "a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            try:
-                name = f"{base_user}-{number}"
-                ensure_user(name)
-                yield name
-            finally:
-                handle.close()
-            return
-        time.sleep(0.5)
 
 
 def grade_all(

@@ -316,7 +316,6 @@ def _run(args: argparse.Namespace) -> int:
             specs=str(specs.resolve()),
             parts=tuple(args.part or ()),
             timeout=timeout,
-            worker_user=grader.worker_user,
         )
         print(f"grading {len(jobs)} submissions of {args.export}", file=sys.stderr)
         if args.scheduler:

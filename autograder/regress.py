@@ -288,11 +288,9 @@ def check(folders: list[Path], settings: batch.Settings, jobs: int = 1) -> list[
 def _run(args: argparse.Namespace) -> int:
     specs = Path(args.specs)
     try:
-        grader = spec.load(specs)
+        spec.load(specs)  # refuse a broken spec before grading anything
         folders = samples(Path(args.samples_dir), args.sample)
-        settings = batch.Settings(
-            specs=str(specs), timeout=args.timeout, worker_user=grader.worker_user
-        )
+        settings = batch.Settings(specs=str(specs), timeout=args.timeout)
         rows = check(folders, settings, args.jobs)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)

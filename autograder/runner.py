@@ -26,7 +26,7 @@ from gradescope_utils.autograder_utils.decorators import (
 )
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
 
-from . import checks, results, spec, submission
+from . import accounts, checks, results, spec, submission
 from .errors import (
     GraderError,
     ProbeTimeout,
@@ -344,8 +344,11 @@ def _grade(
     expected = [part.file for part in grader.parts]
     protect_sources()
     try:
-        with submission.prepared(source, expected) as (folder, notes):
-            plan = IsolationPlan(grader.worker_user)
+        with (
+            submission.prepared(source, expected) as (folder, notes),
+            accounts.worker_slot(grader.worker_user) as account,
+        ):
+            plan = IsolationPlan(account)
             provided = [
                 PROVIDED / name for part in grader.parts for name in part.provided
             ]

@@ -104,38 +104,6 @@ def _command_works(*command: str) -> bool:
     return done.returncode == 0
 
 
-WORKER_USER_ENV = "DLAG_WORKER_USER"
-
-
-def worker_account(name: str) -> pwd.struct_passwd | None:
-    """The account the worker runs as, or None when no switch is possible.
-
-    ``$DLAG_WORKER_USER`` names an account that replaces ``name`` with no
-    fallback: batch grading gives each concurrent run a user of its own, so
-    that the final kill of one run's user cannot reach another run's workers.
-    """
-    if os.geteuid() != 0:
-        return None
-    override = os.environ.get(WORKER_USER_ENV)
-    if override:
-        try:
-            return pwd.getpwnam(override)
-        except KeyError:
-            raise GraderError(
-                f"${WORKER_USER_ENV} names the worker user {override!r}, "
-                "which does not exist"
-            ) from None
-    for candidate in (name, "nobody"):
-        try:
-            return pwd.getpwnam(candidate)
-        except KeyError:
-            log.warning("worker user %r does not exist", candidate)
-    raise GraderError(
-        f"running as root but neither {name!r} nor 'nobody' exists: "
-        "run setup.sh, which creates the worker user"
-    )
-
-
 # Folders any user may write to. As root, each worker sees them (and its
 # home) as one private tmpfs of ``disk_mb``; without that, whatever the
 # worker's user left in them is removed when the worker stops.
@@ -184,8 +152,12 @@ PR_SET_CHILD_SUBREAPER = 36
 class IsolationPlan:
     """How workers are started on this machine, decided once per run."""
 
-    def __init__(self, user_name: str):
-        self.account = worker_account(user_name)
+    def __init__(self, account: pwd.struct_passwd | None):
+        """``account`` is the worker's user (from ``accounts.worker_slot``),
+        or None where no user switch is possible (not root)."""
+        if account is None and os.geteuid() == 0:
+            raise GraderError("running as root needs a worker account")
+        self.account = account
         self.private_dirs = False
         if self.account is None:
             log.warning(
@@ -216,6 +188,9 @@ class IsolationPlan:
                 )
         self.unshare = [*unshare, "--"] if unshare else []
         self.prefix = self.unshare + self._drop()
+        # Whatever a killed run of the same slot left behind goes first.
+        self.kill_everything()
+        self.tidy()
 
     def command(
         self, run: Path, scratch: Path, limits: Limits, program: list[str]

@@ -22,11 +22,12 @@ import textwrap
 import threading
 import time
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from autograder import checks, runner, sandbox
+from autograder import accounts, checks, runner, sandbox
 from autograder.checks import Verdict
 from autograder.checks.values import describe
 from autograder.errors import GraderError
@@ -293,10 +294,16 @@ def leaked(document: dict, secrets: set[str]) -> list[str]:
     return sorted(line for line in secrets if line in text)
 
 
+@contextmanager
+def isolation_plan():
+    """The plan a run would use, with a worker user of its own."""
+    with accounts.worker_slot("dlag-worker") as account:
+        yield sandbox.IsolationPlan(account)
+
+
 def test_no_solution_file_is_ever_given_to_the_worker(tmp_path):
-    plan = sandbox.IsolationPlan("dlag-worker")
     folder = write_submission(tmp_path / "sub", {"x.py": "x = 1"})
-    with pytest.raises(GraderError, match="holds solution blocks"):
+    with isolation_plan() as plan, pytest.raises(GraderError, match="holds solution"):
         sandbox.RunDir(plan, folder, [ROOT / "solutions" / "attention.py"])
 
 
@@ -590,8 +597,9 @@ def test_files_written_by_the_worker_are_bounded_and_removed(
 
 
 def test_no_connection_leaves_the_worker(tmp_path):
-    if not sandbox.IsolationPlan("dlag-worker").netns:
-        pytest.skip("network namespaces are unavailable here")
+    with isolation_plan() as plan:
+        if not plan.netns:
+            pytest.skip("network namespaces are unavailable here")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from autograder import batch, regress, results, runner, spec
+from autograder import batch, regress, results, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = regress.samples(ROOT / "submissions")
@@ -37,10 +37,7 @@ def graded(request):
         for item in request.session.items
         if item.originalname == "test_sample_gets_its_expected_grade"
     ]
-    grader = spec.load(runner.SPECS)
-    settings = batch.Settings(
-        specs=str(runner.SPECS), timeout=1800, worker_user=grader.worker_user
-    )
+    settings = batch.Settings(specs=str(runner.SPECS), timeout=1800)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         futures = {
             folder.name: pool.submit(
