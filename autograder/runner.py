@@ -26,7 +26,7 @@ from gradescope_utils.autograder_utils.decorators import (
 )
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
 
-from . import accounts, checks, results, spec, submission
+from . import accounts, checks, numerics, results, spec, submission
 from .errors import (
     GraderError,
     ProbeTimeout,
@@ -300,6 +300,10 @@ def grade(
     # Written first, so that the file at results_path is the grader's own
     # from the start, and says so if the run is cut short.
     results.write(results.grader_failure("grading did not finish"), results_path)
+    log.info(
+        "numeric code paths: %s",
+        numerics.worker_variables() or "torch's own (no AVX2 on this processor)",
+    )
     try:
         grader = spec.load(spec_dir)
         if only:

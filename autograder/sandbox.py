@@ -41,6 +41,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import numerics
 from .errors import GraderError, ProbeTimeout, ProtocolError, WorkerDied
 from .worker import protocol
 
@@ -483,6 +484,7 @@ class Worker:
             "MPLCONFIGDIR": str(scratch),
             "PYTHONHASHSEED": "0",
         }
+        env.update(numerics.worker_variables())
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             if key in os.environ:
                 env[key] = os.environ[key]

@@ -13,6 +13,8 @@ PSNR is measured on the [-1, 1] scale with peak-to-peak 2:
 ``10 * log10(4 / MSE)``. "grid" evaluates the model on the standard grid of
 ``get_coords(R)``, as the autograder does; "own" evaluates it on the inputs
 it was trained on, which differ only for the unnormalised-coordinates run.
+Importing ``autograder`` first puts torch on the numeric code paths the
+grader uses (``autograder/numerics.py``).
 """
 
 import argparse
@@ -28,9 +30,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
 import torch  # noqa: E402
 
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+import autograder  # noqa: E402, F401 - the grader's numeric code paths
+
+SOLUTIONS = ROOT / "solutions"
 
 
 def load_solution():

@@ -5,6 +5,10 @@ the spec for 5.4.
 The reference is graded on the whole part once. The other submissions are
 the reference solution with a few slips, each slip in a different test;
 their fits run with the relu budget only (about 2 s).
+
+The PSNR and losses of a training run asserted here are those of torch's
+AVX2 kernels, which ``autograder/numerics.py`` selects on every x86-64
+processor that has them; on other processors they differ.
 """
 
 from __future__ import annotations
@@ -308,16 +312,16 @@ FAILED = [
         "slips_b",
         "5.4.2",
         0,
-        "PSNR 7.8 dB; it must reach 14 dB. The reference solution reaches 28.9 dB "
+        "PSNR 7.8 dB; it must reach 14 dB. The reference solution reaches 29.2 dB "
         "with the same budget.\n"
         "The grader ran train(600, 576, 'relu') on the 24×24 target (600 epochs of "
         "one full batch, seed 5402) and measured the model passed to model_results "
         "on the grid of get_coords (… s of training).\n"
         "The last lines train printed:\n"
-        "Epoch: 597, loss: 0.01907\nEpoch: 598, loss: 0.01908\n"
-        "Epoch: 599, loss: 0.01847\n"
+        "Epoch: 597, loss: 0.02218\nEpoch: 598, loss: 0.02315\n"
+        "Epoch: 599, loss: 0.02457\n"
         "On the inputs your MyDataset gives, which run from 0 to 23, the model "
-        "reaches 23.4 dB; the grader evaluates it on the grid of get_coords, in "
+        "reaches 22.0 dB; the grader evaluates it on the grid of get_coords, in "
         "[−1, 1]. The coordinates must be self.coords.",
     ),
     (
@@ -399,9 +403,9 @@ def test_feedback_names_the_mistake(graded, submission, number, score, message):
 
 
 RELU_PRINTED = [
-    "Epoch: 597, loss: 0.00537",
-    "Epoch: 598, loss: 0.00472",
-    "Epoch: 599, loss: 0.00472",
+    "Epoch: 597, loss: 0.00438",
+    "Epoch: 598, loss: 0.00446",
+    "Epoch: 599, loss: 0.00462",
 ]
 
 
