@@ -622,8 +622,7 @@ def test_no_connection_leaves_the_worker(tmp_path):
 
     def connect():
         reached = []
-        for host, port in (("127.0.0.1", {port}), ("localhost", {port}),
-                           ("1.1.1.1", 443), ("8.8.8.8", 53)):
+        for host, port in (("127.0.0.1", {port}), ("localhost", {port})):
             try:
                 socket.create_connection((host, port), timeout=2).close()
                 reached.append(f"{{host}}:{{port}}")
