@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (regress, regrade, bundle):
         module.register(commands)
+    # Also after the command (./run_autograder -v SUBMISSION puts it there).
+    for command in commands.choices.values():
+        command.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log debugging details to stderr",
+        )
     return parser
 
 

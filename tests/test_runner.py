@@ -146,3 +146,18 @@ def test_cli_prints_a_table_and_writes_results(tmp_path, capsys):
     assert code == 0
     assert "3.1" in printed and "total" in printed
     assert json.loads(target.read_text())["score"] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [
+        (["grade", "sub"], False),
+        (["-v", "grade", "sub"], True),
+        (["grade", "-v", "sub"], True),
+        (["regress", "--verbose"], True),
+    ],
+)
+def test_verbose_is_taken_before_or_after_the_command(argv, verbose):
+    from autograder import cli
+
+    assert cli.build_parser().parse_args(argv).verbose is verbose
