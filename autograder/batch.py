@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .sandbox import cpus_available
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,7 @@ class Settings:
     parts: tuple[str, ...] = ()
     timeout: float = 900.0
     spec_files: tuple[tuple[str, bytes], ...] = ()  # shipped specs, if any
+    cpus: float | None = None  # each grade's share of its machine's CPUs
 
 
 @dataclass(frozen=True)
@@ -96,14 +99,32 @@ def for_cluster(job: Job, settings: Settings) -> tuple[Job, Settings]:
 
 
 def grade_command(
-    source: Path, results: Path, specs: Path, parts: tuple[str, ...]
+    source: Path,
+    results: Path,
+    specs: Path,
+    parts: tuple[str, ...],
+    cpus: float | None = None,
 ) -> list[str]:
     """The command that grades one submission."""
     command = [sys.executable, "-m", "autograder", "grade", str(source)]
     command += ["--results", str(results), "--specs", str(specs), "--quiet"]
     for part in parts:
         command += ["--part", part]
+    if cpus is not None:
+        command += ["--cpus", f"{cpus:g}"]
     return command
+
+
+def cluster_share() -> float | None:
+    """On a Dask worker, each task's share of its machine's CPUs (the
+    machine's over the worker's threads); elsewhere None."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    return cpus_available() / max(1, worker.state.nthreads)
 
 
 def grade(job: Job, settings: Settings) -> Outcome:
@@ -124,7 +145,8 @@ def grade(job: Job, settings: Settings) -> Outcome:
             for name, content in settings.spec_files:
                 (specs / PurePosixPath(name).name).write_bytes(content)
         results_path = workdir / "results.json"
-        command = grade_command(source, results_path, specs, settings.parts)
+        cpus = settings.cpus if settings.cpus is not None else cluster_share()
+        command = grade_command(source, results_path, specs, settings.parts, cpus)
         code, stderr, timed_out = _run(command, workdir, settings.timeout)
         return _outcome(job.name, results_path, code, stderr, timed_out, started)
     except Exception as exc:  # noqa: BLE001 - a batch goes on past one failure
@@ -238,7 +260,14 @@ def grade_all(
     progress: bool = False,
     done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Grade ``jobs`` with up to ``workers`` at a time; outcomes in job order."""
+    """Grade ``jobs`` with up to ``workers`` at a time; outcomes in job order.
+
+    Each grade is told its share of the CPUs, so that it launches workers
+    ahead only where ``workers`` grades at once leave it two CPUs or more.
+    """
+    if settings.cpus is None:
+        share = cpus_available() / max(1, min(workers, len(jobs)))
+        settings = Settings(**{**settings.__dict__, "cpus": share})
     outcomes: dict[str, Outcome] = {}
     futures = []
     pool = ThreadPoolExecutor(max_workers=max(1, workers))

@@ -23,7 +23,9 @@ def _grade(args: argparse.Namespace) -> int:
         GRADESCOPE_RESULTS if args.submission is None else Path("results.json")
     )
     try:
-        document = runner.grade(Path(source), Path(target), Path(args.specs), args.part)
+        document = runner.grade(
+            Path(source), Path(target), Path(args.specs), args.part, args.cpus
+        )
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print(
@@ -66,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--specs", default=str(runner.SPECS), help="the specs folder")
     grade.add_argument(
         "--part", action="append", help="grade only this part (repeatable)"
+    )
+    grade.add_argument(
+        "--cpus",
+        type=float,
+        help="the CPUs this grade may count on (default: what the machine "
+        "gives it); the next part's worker is launched ahead only with 2 or more",
     )
     grade.add_argument("-q", "--quiet", action="store_true", help="print no table")
     grade.set_defaults(handler=_grade)

@@ -10,6 +10,7 @@ written, in a ``finally``, whatever broke.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -34,7 +35,7 @@ from .errors import (
     StudentError,
     SubmissionError,
 )
-from .sandbox import IsolationPlan, Reply, RunDir, Worker
+from .sandbox import IsolationPlan, Reply, RunDir, Worker, cpus_available
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,16 @@ class PartSession:
         self.deadline: float | None = None  # of the run's time budget
         self.budget = 0.0
 
-    def request(self, probe: str, args: dict, test: spec.TestSpec) -> Reply:
+    @property
+    def runs_code(self) -> bool:
+        """Whether this part imports a file of the submission in a worker
+        (a Python file that is there; ``answers.yaml`` is read by the
+        grader itself)."""
+        return self.part.file.endswith(".py") and self.present
+
+    def refuse_if_unusable(self) -> None:
+        """Fail the test at once when the part's file is missing or did not
+        import before."""
         if not self.present:
             raise StudentError(
                 f"{self.part.file} was not found in your submission "
@@ -75,10 +85,21 @@ class PartSession:
             )
         if self.import_failure:
             raise StudentError(self.import_failure)
-        if self.worker.alive and self.seen not in ("visible", test.visibility):
+
+    def launch_ahead(self, plan: IsolationPlan) -> None:
+        """Start this part's worker as ``plan``'s user before its first test,
+        while another part is graded; its first probe waits until it is
+        ready."""
+        if self.runs_code and self.worker.process is None:
+            self.worker.plan = plan
+            self.worker.launch()
+
+    def request(self, probe: str, args: dict, test: spec.TestSpec) -> Reply:
+        self.refuse_if_unusable()
+        if self.worker.ready and self.seen not in ("visible", test.visibility):
             self.worker.stop()
         printed = ""
-        if not self.worker.alive:
+        if not self.worker.ready:
             self.seen = test.visibility
             printed = self._import(test)
         if test.visibility != "visible":
@@ -129,7 +150,17 @@ class PartSession:
 
 
 class Grading:
-    """State of one run: the specs, the sessions, the clock."""
+    """State of one run: the specs, the sessions, the clock.
+
+    One part is graded at a time, and every worker of the other parts is
+    stopped before its first test, so no worker that ran student code sees
+    another. With ``ahead``, a second plan whose user is not ``plan``'s,
+    the next part's worker is launched as soon as a part begins, as the
+    user the current part's worker is not: it imports numpy and torch while
+    the current part is graded, and no student code until its own part
+    begins, when the current part's worker, and every process of its user,
+    has been killed.
+    """
 
     def __init__(
         self,
@@ -137,20 +168,42 @@ class Grading:
         rundir: RunDir,
         plan: IsolationPlan,
         artifacts: Path | None = None,
+        ahead: IsolationPlan | None = None,
     ):
         self.grader = grader
         self.artifacts = artifacts  # where checks may save files for staff
         self.rundir = rundir
         self.plan = plan
+        self.ahead = ahead
         self.started = time.monotonic()
-        self.sessions = {
-            part.part: PartSession(plan, rundir, part, grader.threads)
-            for part in grader.parts
-        }
+        self.sessions = {part.part: self.session(part) for part in grader.parts}
         for session in self.sessions.values():
             session.deadline = self.started + grader.time_budget
             session.budget = grader.time_budget
         self.timings: dict[str, float] = {}
+
+    def session(self, part: spec.PartSpec) -> PartSession:
+        """The session that serves ``part``'s probes."""
+        return PartSession(self.plan, self.rundir, part, self.grader.threads)
+
+    def _following(self, part: spec.PartSpec) -> str | None:
+        """The next part after ``part`` that runs code in a worker."""
+        names = list(self.sessions)
+        for name in names[names.index(part.part) + 1 :]:
+            if self.sessions[name].runs_code:
+                return name
+        return None
+
+    def _switch_to(self, part: spec.PartSpec) -> None:
+        """Stop the workers of other parts; launch the next part's ahead."""
+        following = self._following(part) if self.ahead is not None else None
+        for name, session in self.sessions.items():
+            if name not in (part.part, following):
+                session.close()
+        if following is not None:
+            current = self.sessions[part.part].worker.plan
+            other = self.ahead if current is self.plan else self.plan
+            self.sessions[following].launch_ahead(other)
 
     def run_test(
         self, part: spec.PartSpec, test: spec.TestSpec
@@ -166,9 +219,7 @@ class Grading:
                 ],
                 False,
             )
-        for name, session in self.sessions.items():
-            if name != part.part:
-                session.close()  # one worker at a time: none sees another
+        self._switch_to(part)
         ctx = checks.CheckContext(
             part, test, self.sessions[part.part], SOLUTIONS, self.artifacts
         )
@@ -292,9 +343,14 @@ def grade(
     results_path: Path,
     spec_dir: Path = SPECS,
     only: list[str] | None = None,
+    cpus: float | None = None,
 ) -> dict:
     """Grade ``source`` (a folder or .zip) and write results.json; always
-    writes a valid file, and returns what it wrote."""
+    writes a valid file, and returns what it wrote.
+
+    ``cpus`` is how many CPUs this run may count on (a batch gives each of
+    its runs a share); by default, what the machine gives this process.
+    """
     started = time.monotonic()
     document = None
     # Written first, so that the file at results_path is the grader's own
@@ -308,7 +364,9 @@ def grade(
         grader = spec.load(spec_dir)
         if only:
             grader = _only(grader, only)
-        document = _grade(grader, Path(source), started, Path(results_path).parent)
+        document = _grade(
+            grader, Path(source), started, Path(results_path).parent, cpus
+        )
     except SpecError as exc:
         log.error("spec error: %s", exc)
         document = results.grader_failure(
@@ -339,25 +397,48 @@ def _only(grader: spec.GraderSpec, only: list[str]) -> spec.GraderSpec:
     return spec.GraderSpec(**{**grader.__dict__, "parts": parts})
 
 
+def _plans(
+    grader: spec.GraderSpec, stack: contextlib.ExitStack, cpus: float | None
+) -> tuple[IsolationPlan, IsolationPlan | None]:
+    """The plan of the run's workers and, where workers are launched ahead,
+    the plan of the next part's (as root, a second slot and user).
+
+    Launching ahead only pays where the next worker's start-up can use a CPU
+    that the current part leaves idle: on a machine with fewer than two
+    CPUs for the grader (Gradescope's default gives half of one), it would
+    slow the current part's probes instead, and is not done.
+    """
+    plan = IsolationPlan(stack.enter_context(accounts.worker_slot(grader.worker_user)))
+    if cpus is None:
+        cpus = cpus_available()
+    if not grader.launch_ahead or cpus < 2:
+        log.info("workers are started one at a time (%g CPUs available)", cpus)
+        return plan, None
+    if plan.account is None:
+        return plan, plan  # no user switch: one user, nothing to keep apart
+    second = stack.enter_context(accounts.worker_slot(grader.worker_user))
+    log.info("workers of the next part are launched ahead as %s", second.pw_name)
+    return plan, IsolationPlan(second)
+
+
 def _grade(
     grader: spec.GraderSpec,
     source: Path,
     started: float,
     artifacts: Path | None = None,
+    cpus: float | None = None,
 ) -> dict:
     expected = [part.file for part in grader.parts]
     protect_sources()
     try:
-        with (
-            submission.prepared(source, expected) as (folder, notes),
-            accounts.worker_slot(grader.worker_user) as account,
-        ):
-            plan = IsolationPlan(account)
+        with contextlib.ExitStack() as stack:
+            folder, notes = stack.enter_context(submission.prepared(source, expected))
+            plan, ahead = _plans(grader, stack, cpus)
             provided = [
                 PROVIDED / name for part in grader.parts for name in part.provided
             ]
-            rundir = RunDir(plan, folder, provided)
-            grading = Grading(grader, rundir, plan, artifacts)
+            rundir = RunDir(folder, provided)
+            grading = Grading(grader, rundir, plan, artifacts, ahead)
             try:
                 stream = io.StringIO()
                 runner = JSONTestRunner(stream=stream, failure_prefix="Result: ")

@@ -380,8 +380,7 @@ class RunDir:
     a fresh, private ``scratch-N/`` as its home and working folder.
     """
 
-    def __init__(self, plan: IsolationPlan, submission: Path, provided: list[Path]):
-        self.plan = plan
+    def __init__(self, submission: Path, provided: list[Path]):
         self.root = Path(tempfile.mkdtemp(prefix="dlag-"))
         self.root.chmod(0o711)
         self.runtime = self.root / "runtime"
@@ -406,15 +405,39 @@ class RunDir:
             _make_readable(top)
         self._scratch_count = 0
 
-    def new_scratch(self) -> Path:
+    def new_scratch(self, plan: IsolationPlan) -> Path:
+        """A fresh home for one worker, owned by the user of ``plan``."""
         self._scratch_count += 1
         scratch = self.root / f"scratch-{self._scratch_count}"
         scratch.mkdir(mode=0o700)
-        self.plan.own(scratch)
+        plan.own(scratch)
         return scratch
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def cpus_available(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
+    """The CPUs this process may use: its affinity, bounded by the CPU quota
+    of its cgroup where one is set (a container given half a CPU has 0.5).
+    Reads cgroup v2's ``cpu.max``, else v1's ``cpu.cfs_quota_us`` and
+    ``cpu.cfs_period_us``, where a container sees its own."""
+    count = float(len(os.sched_getaffinity(0)))
+    sources = (["cpu.max"], ["cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us"])
+    for names in sources:
+        try:
+            fields = [
+                word
+                for name in names
+                for word in (cgroup / name).read_text(encoding="ascii").split()
+            ]
+            quota, period = fields[0], int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if quota not in ("max", "-1") and period > 0:
+            count = min(count, int(quota) / period)
+        break
+    return count
 
 
 def _make_readable(top: Path) -> None:
@@ -428,7 +451,13 @@ def _make_readable(top: Path) -> None:
 
 
 class Worker:
-    """One worker process and the pipes to it."""
+    """One worker process and the pipes to it.
+
+    A worker is launched (its process started) and then awaited (until it
+    says it is ready, numpy and torch imported, no student code yet). The
+    two steps can be apart: the runner launches the next part's worker, as
+    another user, while the current part is graded.
+    """
 
     def __init__(
         self, plan: IsolationPlan, rundir: RunDir, limits: Limits, threads: int
@@ -440,13 +469,42 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.scratch: Path | None = None
         self.output = OutputBuffer(limits.output_kb * 1024)
+        self._ready = False
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def ready(self) -> bool:
+        """Whether the worker has started, said so, and is still running."""
+        return self._ready and self.alive
+
     def start(self) -> None:
-        scratch = self.scratch = self.rundir.new_scratch()
+        """Launch the worker unless it was launched, and wait until it is
+        ready. A process that stopped since is replaced: one launched ahead
+        may die before it was needed (another worker's student code can
+        starve the machine of memory)."""
+        if self.process is not None and not self.alive:
+            if not self._ready:
+                log.warning(
+                    "a worker launched ahead stopped before it was used (return "
+                    "code %s); launching another",
+                    self.process.returncode,
+                )
+            self.stop()
+        if self.process is None:
+            self.launch()
+        hello = self._receive(self.limits.startup_timeout, starting=True)
+        if not hello.get("ready"):
+            self.stop()
+            raise GraderError(f"the worker did not start properly: {hello!r}")
+        self.output.take()
+        self._ready = True
+
+    def launch(self) -> None:
+        """Start the worker's process; ``start`` waits for it to be ready."""
+        scratch = self.scratch = self.rundir.new_scratch(self.plan)
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         self._out_r, out_w = os.pipe()
@@ -507,16 +565,11 @@ class Worker:
             for fd in (req_r, resp_w, out_w):
                 os.close(fd)
         _RUNNING.add(self.process.pid)
-        log.debug("worker %s started: %s", self.process.pid, " ".join(command[:-1]))
-        hello = self._receive(self.limits.startup_timeout, starting=True)
-        if not hello.get("ready"):
-            self.stop()
-            raise GraderError(f"the worker did not start properly: {hello!r}")
-        self.output.take()
+        log.debug("worker %s launched: %s", self.process.pid, " ".join(command[:-1]))
 
     def request(self, message: dict, timeout: float) -> Reply:
         """Send one probe and wait for its reply, the output and the time."""
-        if not self.alive:
+        if not self.ready:
             self.start()
         started = time.perf_counter()
         try:
@@ -629,6 +682,7 @@ class Worker:
 
     def stop(self) -> None:
         """Kill the worker and everything it started; close the pipes."""
+        self._ready = False
         if self.process is None:
             return
         try:

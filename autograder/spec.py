@@ -78,6 +78,7 @@ class GraderSpec:
     visibility: str
     stdout_visibility: str
     parts: tuple[PartSpec, ...]
+    launch_ahead: bool = True
 
 
 class _Checker:
@@ -111,7 +112,10 @@ class _Checker:
                 )
             if key in values:
                 raise self.fail(key_node, f"key {key!r} appears twice in {what}")
-            values[key] = self.value(value_node, allowed[key], f"{what}.{key}")
+            # A key of a whole file is named alone: "time_budget", not
+            # "the grader spec.time_budget".
+            name = key if what.startswith("the ") else f"{what}.{key}"
+            values[key] = self.value(value_node, allowed[key], name)
         missing = [key for key in required if key not in values]
         if missing:
             raise self.fail(
@@ -133,6 +137,7 @@ class _Checker:
             ),
             "visibility": lambda v: v in VISIBILITIES,
             "number": lambda v: isinstance(v, str) and bool(NUMBER.match(v)),
+            "bool": lambda v: isinstance(v, bool),
             "any": lambda v: True,
         }
         expected = {
@@ -145,6 +150,7 @@ class _Checker:
             "strlist": "a list of strings",
             "visibility": "one of " + ", ".join(VISIBILITIES),
             "number": 'a quoted question number such as "3.1" or "3.1.2"',
+            "bool": "true or false",
             "any": "anything",
         }
         if not checks[kind](data):
@@ -200,6 +206,7 @@ GRADER_OPTIONAL = {
     "visibility": "visibility",
     "stdout_visibility": "visibility",
     "parts": "strlist",
+    "launch_ahead": "bool",
 }
 
 
@@ -274,4 +281,5 @@ def load(spec_dir: Path) -> GraderSpec:
         visibility=top.get("visibility", "visible"),
         stdout_visibility=top.get("stdout_visibility", "hidden"),
         parts=tuple(parts),
+        launch_ahead=top.get("launch_ahead", True),
     )

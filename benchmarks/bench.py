@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from autograder import checks, runner, sandbox, spec, submission  # noqa: E402
+from autograder import checks, runner, sandbox, spec  # noqa: E402
 from autograder.errors import StudentError  # noqa: E402
 from autograder.sandbox import Reply, RunDir  # noqa: E402
 from autograder.worker import main as worker_main  # noqa: E402
@@ -87,39 +87,30 @@ TARGETS = {
 # The in-process session
 
 
-class DirectSession:
-    """A part session without a worker: the same interface as
-    ``runner.PartSession``, but the probes run in this process.
+class DirectSession(runner.PartSession):
+    """A part session without a worker: ``runner.PartSession``, but the
+    probes run in this process.
 
     The worker's probe package is imported here, the submission's and the
     provided folders join ``sys.path``, and ``probes.run`` serves each
     request after the worker's own ``reset_state``. Arguments and values go
     through ``protocol.encode`` and ``protocol.decode`` so that checks see
     the types they see from a worker. Nothing is isolated: this is the way
-    an autograder without a sandbox works, for comparison only.
+    an autograder without a sandbox works, for comparison only. Its
+    ``worker`` is never started.
     """
 
     def __init__(self, part: spec.PartSpec, rundir: RunDir, threads: int):
-        self.part = part
-        self.module = Path(part.file).stem
-        self.folder = rundir.submission
-        self.provided = rundir.provided
-        self.present = (self.folder / part.file).is_file()
-        self.files = submission.listing(self.folder)
+        super().__init__(None, rundir, part, threads)
         self.threads = threads
-        self.import_failure: str | None = None
+        self.provided = rundir.provided
         self.context: probes.Context | None = None
-        self.deadline: float | None = None  # set by Grading; not enforced
-        self.budget = 0.0
+
+    def launch_ahead(self, plan) -> None:
+        """Nothing to launch: the probes run in this process."""
 
     def request(self, probe: str, args: dict, test: spec.TestSpec) -> Reply:
-        if not self.present:
-            raise StudentError(
-                f"{self.part.file} was not found in your submission "
-                f"(it holds: {self.files})"
-            )
-        if self.import_failure:
-            raise StudentError(self.import_failure)
+        self.refuse_if_unusable()
         printed = ""
         if self.context is None:
             printed = self._import(test)
@@ -195,17 +186,10 @@ def grade_in_process(
     base = runner.Grading
 
     class Measured(base):
-        def __init__(self, grader, rundir, plan, *args, **kwargs):
-            super().__init__(grader, rundir, plan, *args, **kwargs)
+        def session(self, part: spec.PartSpec) -> runner.PartSession:
             if direct:
-                boxed = self.sessions
-                self.sessions = {
-                    part.part: DirectSession(part, rundir, grader.threads)
-                    for part in grader.parts
-                }
-                for name, session in self.sessions.items():
-                    session.deadline = boxed[name].deadline
-                    session.budget = boxed[name].budget
+                return DirectSession(part, self.rundir, self.grader.threads)
+            return super().session(part)
 
         def close(self) -> None:
             timings.update(self.timings)
@@ -360,16 +344,25 @@ def child_isolation(source: Path, mode: str, parts: list[str] | None) -> dict:
     """One grading of ``source`` in this fresh process, through workers
     (``sandboxed``) or through ``DirectSession`` (``direct``): its times and
     scores, the CPU time of this process and its workers, and the workers'
-    start-ups."""
+    start-ups: from launch to ready, and how long the grading waited."""
     checks.names()
+    launched: dict[int, float] = {}
     starts: list[float] = []
-    start = sandbox.Worker.start
+    waits: list[float] = []
+    launch, start = sandbox.Worker.launch, sandbox.Worker.start
+
+    def timed_launch(self) -> None:
+        launch(self)
+        launched[id(self)] = time.monotonic()
 
     def timed_start(self) -> None:
         began = time.monotonic()
         start(self)
-        starts.append(time.monotonic() - began)
+        ready = time.monotonic()
+        waits.append(ready - began)
+        starts.append(ready - launched.get(id(self), began))
 
+    sandbox.Worker.launch = timed_launch
     sandbox.Worker.start = timed_start
     document, timings, seconds = grade_in_process(source, mode == "direct", parts)
     return {
@@ -377,6 +370,7 @@ def child_isolation(source: Path, mode: str, parts: list[str] | None) -> dict:
         "cpu": _cpu_seconds(),
         "parts": timings,
         "starts": starts,
+        "waits": waits,
         "scores": scores(document),
         "faults": grader_faults(document),
     }
@@ -544,15 +538,19 @@ def section_isolation(runs: int) -> None:
     cpu = median(r["cpu"] for r in boxed) / median(r["cpu"] for r in direct)
     counts = median(len(r["starts"]) for r in boxed)
     each = median(t for r in boxed for t in r["starts"])
+    waited = median(sum(r["waits"]) for r in boxed)
     print(
         f"\nRatio, wall time: {wall:.3f}; CPU time: {cpu:.3f} (target <= "
         f"{TARGETS['ratio']:g}: {verdict(wall <= TARGETS['ratio'])}). Same scores "
         f"both ways: {'yes' if same else 'NO'}; grader faults: {faults or 'none'}."
         f"\nEach run grades in a fresh process, as on Gradescope. The sandboxed "
-        f"way starts {counts:g} workers, {each:.2f} s each (median): a fresh "
-        "interpreter that imports numpy and torch before the student's module. "
-        "The direct way imports the worker's probes and the student's modules "
-        "into the grader's process, which has torch already, with no limits."
+        f"way starts {counts:g} workers, {each:.2f} s each from launch to ready "
+        "(median): a fresh interpreter that imports numpy and torch before the "
+        f"student's module. The grading waited {waited:.2f} s for them in all "
+        "(median); the rest of their start-ups overlapped the part before "
+        "(workers launched ahead, specs/grader.yaml). The direct way imports "
+        "the worker's probes and the student's modules into the grader's "
+        "process, which has torch already, with no limits."
     )
 
 
@@ -672,21 +670,22 @@ def section_memory(reports: list[dict], runs: int, scratch: Path) -> None:
         peak = max(r["worker_peaks_kb"].get(part, 0) for r in reports) / 1024
         rows.append([f"  worker of {part} (VmHWM)", f"{peak:.0f}", ""])
     together = most("together_rss_kb")
-    rows.append(["grader + worker at one moment, RSS", f"{together:.0f}", ""])
+    rows.append(["grader + workers at one moment, RSS", f"{together:.0f}", ""])
     shared = most("together_pss_kb")
     rows.append(
         [
-            "grader + worker at one moment, PSS",
+            "grader + workers at one moment, PSS",
             f"{shared:.0f}",
             verdict(shared < limit),
         ]
     )
     print(table(["process", "peak MB", f"< {limit:g} MB"], rows))
     print(
-        "\nThe grader waits while its one worker runs, but both are resident: "
+        "\nThe grader waits while the current part's worker runs, and the "
+        "next part's worker, launched ahead, waits too, but all are resident: "
         "what the machine needs is their sum at one moment, sampled every "
         "50 ms from /proc. RSS counts the pages of torch's libraries, which "
-        "the two processes share, twice; PSS counts them once."
+        "the processes share, once per process; PSS counts them once."
     )
 
 

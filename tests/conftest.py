@@ -44,5 +44,22 @@ def grade(tmp_path):
     return run
 
 
+@pytest.fixture
+def dask_cluster():
+    """A Dask cluster in this process, one worker of two threads, reached
+    over TCP on loopback only."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        yield cluster
+
+
 def by_number(document: dict) -> dict[str, dict]:
     return {test["number"]: test for test in document["tests"]}

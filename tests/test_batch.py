@@ -66,3 +66,40 @@ def test_grade_all_keeps_the_order_of_the_jobs(tmp_path, monkeypatch):
     outcomes = batch.grade_all(jobs, settings, workers=3)
     assert [o.name for o in outcomes] == ["d", "c", "b", "a"]
     assert {o.status for o in outcomes} == {batch.CRASHED}
+
+
+def test_the_grade_command_passes_the_cpu_share_when_there_is_one():
+    paths = (Path("s"), Path("r.json"), Path("specs"), ("attention",))
+    assert batch.grade_command(*paths)[-2:] == ["--part", "attention"]
+    assert batch.grade_command(*paths, 0.5)[-2:] == ["--cpus", "0.5"]
+
+
+def test_grades_run_at_once_share_the_cpus(tmp_path, monkeypatch):
+    shares = []
+
+    def recorded(source, results, specs, parts, cpus=None):
+        shares.append(cpus)
+        return [sys.executable, "-c", "raise SystemExit(5)"]
+
+    monkeypatch.setattr(batch, "grade_command", recorded)
+    monkeypatch.setattr(batch, "cpus_available", lambda: 8.0)
+    jobs = [batch.Job(name, path=str(tmp_path)) for name in "abc"]
+    settings = batch.Settings(specs=str(ROOT / "specs"), timeout=60)
+    batch.grade_all(jobs, settings, workers=4)
+    assert shares == [8 / 3] * 3  # three jobs: three at once
+    shares.clear()
+    batch.grade_all(jobs * 2, settings, workers=4)
+    assert shares == [2.0] * 6
+    shares.clear()
+    given = batch.Settings(specs=str(ROOT / "specs"), timeout=60, cpus=1.0)
+    batch.grade_all(jobs, given, workers=1)
+    assert shares == [1.0] * 3
+
+
+def test_on_a_dask_worker_a_grade_gets_its_threads_share(dask_cluster):
+    import distributed
+
+    assert batch.cluster_share() is None
+    with distributed.Client(dask_cluster) as client:
+        share = client.submit(batch.cluster_share, pure=False).result()
+    assert share == batch.cpus_available() / 2

@@ -257,8 +257,7 @@ def test_an_export_zip_entry_that_climbs_out_is_refused(tmp_path):
     assert not (tmp_path / "evil.py").exists()
 
 
-def test_regrade_on_a_local_dask_cluster(tmp_path, capsys):
-    distributed = pytest.importorskip("distributed")
+def test_regrade_on_a_local_dask_cluster(tmp_path, capsys, dask_cluster):
     export = tmp_path / "assignment_2_export"
     submission(export / "submission_1", {"attention.py": REFERENCE})
     submission(export / "submission_2", {"attention.py": NAIVE})
@@ -273,27 +272,18 @@ def test_regrade_on_a_local_dask_cluster(tmp_path, capsys):
     specs = attention_specs(tmp_path / "specs", timeout=5)
     grades = tmp_path / "grades.csv"
 
-    with distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=2,
-        processes=False,
-        protocol="tcp",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
-        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        code = cli.main(
-            [
-                "regrade",
-                str(archive),
-                "--csv",
-                str(grades),
-                "--specs",
-                str(specs),
-                "--scheduler",
-                cluster.scheduler_address,
-            ]
-        )
+    code = cli.main(
+        [
+            "regrade",
+            str(archive),
+            "--csv",
+            str(grades),
+            "--specs",
+            str(specs),
+            "--scheduler",
+            dask_cluster.scheduler_address,
+        ]
+    )
 
     assert code == 0
     rows = read_csv(grades)

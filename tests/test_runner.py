@@ -5,11 +5,13 @@ whatever breaks."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import zipfile
 
 import pytest
 
-from autograder import checks, results, runner
+from autograder import checks, results, runner, sandbox, spec
 from autograder.checks import Verdict
 from autograder.errors import SpecError
 from conftest import ROOT, by_number
@@ -161,3 +163,131 @@ def test_verbose_is_taken_before_or_after_the_command(argv, verbose):
     from autograder import cli
 
     assert cli.build_parser().parse_args(argv).verbose is verbose
+
+
+class FakeSession:
+    """What ``Grading._switch_to`` sees of a part's session."""
+
+    def __init__(self, name: str, runs_code: bool, events: list):
+        self.name = name
+        self.runs_code = runs_code
+        self.events = events
+        self.worker = type("FakeWorker", (), {"plan": None})()
+
+    def close(self) -> None:
+        self.events.append(("close", self.name))
+
+    def launch_ahead(self, plan) -> None:
+        self.worker.plan = plan
+        self.events.append(("launch", self.name, plan))
+
+
+def fake_grading(names: list[str], code: set[str], ahead: str | None):
+    """A Grading of parts ``names`` (those in ``code`` run code) with fake
+    sessions; plans are the strings "first" and ``ahead``."""
+    events: list = []
+    parts = tuple(
+        spec.PartSpec(part=name, title=name, file=f"{name}.py", tests=(), limits=None)
+        for name in names
+    )
+    grader = spec.GraderSpec("w", 1, None, 600.0, "visible", "hidden", parts)
+
+    class Faked(runner.Grading):
+        def session(self, part):
+            session = FakeSession(part.part, part.part in code, events)
+            session.worker.plan = self.plan
+            return session
+
+    return Faked(grader, None, "first", None, ahead), parts, events
+
+
+def test_each_part_closes_the_others_and_launches_the_next_as_the_other_user():
+    grading, parts, events = fake_grading(
+        ["answers", "a", "b", "missing", "c"], {"a", "b", "c"}, ahead="second"
+    )
+    answers, a, b, missing, c = parts
+    grading._switch_to(answers)
+    assert events == [
+        ("close", "b"),
+        ("close", "missing"),
+        ("close", "c"),
+        ("launch", "a", "second"),
+    ]
+    events.clear()
+    grading._switch_to(a)
+    assert events == [
+        ("close", "answers"),
+        ("close", "missing"),
+        ("close", "c"),
+        ("launch", "b", "first"),
+    ]
+    events.clear()
+    grading._switch_to(b)  # "missing" has no file: "c" comes next
+    assert events == [
+        ("close", "answers"),
+        ("close", "a"),
+        ("close", "missing"),
+        ("launch", "c", "second"),
+    ]
+    events.clear()
+    grading._switch_to(c)
+    assert events == [
+        ("close", "answers"),
+        ("close", "a"),
+        ("close", "b"),
+        ("close", "missing"),
+    ]
+
+
+def test_without_a_second_plan_one_worker_runs_at_a_time():
+    grading, parts, events = fake_grading(["a", "b"], {"a", "b"}, ahead=None)
+    grading._switch_to(parts[0])
+    assert events == [("close", "b")]
+
+
+def test_a_session_launched_ahead_runs_as_the_second_user(tmp_path):
+    # Two parts that print, at import, the user they run as: as root,
+    # consecutive parts run as two users; without launching ahead (by the
+    # spec, or with fewer than two CPUs), as one.
+    printing = "import os\nprint('uid', os.getuid())\n"
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for name in ("attention", "bptt"):
+        source = (ROOT / "submissions" / "reference" / f"{name}.py").read_text()
+        (folder / f"{name}.py").write_text(printing + source, encoding="utf-8")
+
+    def users(launch_ahead: bool, cpus=None) -> tuple[dict, list[str]]:
+        specs = tmp_path / f"specs-{launch_ahead}-{cpus}"
+        specs.mkdir()
+        for name in ("attention", "bptt"):
+            shutil.copy2(runner.SPECS / f"{name}.yaml", specs)
+        grader = (runner.SPECS / "grader.yaml").read_text(encoding="utf-8")
+        setting = f"launch_ahead: {str(launch_ahead).lower()}"
+        grader = grader.replace("launch_ahead: true", setting)
+        (specs / "grader.yaml").write_text(grader, encoding="utf-8")
+        document = runner.grade(folder, tmp_path / "r.json", specs, cpus=cpus)
+        found = [
+            line
+            for test in document["tests"]
+            for line in test["output"].splitlines()
+            if line.startswith("uid ")
+        ]
+        return {t["number"]: t["score"] for t in document["tests"]}, found
+
+    one_scores, one_users = users(False)
+    two_scores, two_users = users(True)
+    short_scores, short_users = users(True, cpus=1.0)
+    assert one_scores == two_scores == short_scores
+    assert sum(one_scores.values()) == sum(
+        t.points
+        for name in ("attention", "bptt")
+        for t in spec.load_part(runner.SPECS / f"{name}.yaml", sandbox.Limits()).tests
+    )
+    assert len(one_users) == len(two_users) == len(short_users) == 2
+    assert one_users[0] == one_users[1]
+    assert short_users[0] == short_users[1]
+    if os.geteuid() != 0:
+        assert two_users[0] == two_users[1]
+    elif sandbox.cpus_available() >= 2:
+        assert two_users[0] != two_users[1]
+        assert "uid 0" not in two_users

@@ -4,12 +4,14 @@ fresh worker serves the next test."""
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import textwrap
 
 import pytest
 
-from autograder import checks
+from autograder import accounts, checks, sandbox
 from autograder.checks import Verdict
 from autograder.checks.values import as_scalar
 from conftest import by_number
@@ -261,3 +263,60 @@ def test_as_root_the_worker_cannot_read_the_grader_or_reach_the_network(grade, s
     listener.close()
     assert accepted == []
     assert by_number(document)["9.1"]["score"] == 1, by_number(document)["9.1"]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "50000 100000\n"}, 0.5),
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),
+        (
+            {"cpu/cpu.cfs_quota_us": "25000\n", "cpu/cpu.cfs_period_us": "100000\n"},
+            0.25,
+        ),
+        (
+            {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"},
+            None,
+        ),
+        ({"cpu.max": "1000000 100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_the_cpus_available_are_bounded_by_a_cgroup_quota(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="ascii")
+    affinity = len(os.sched_getaffinity(0))
+    found = sandbox.cpus_available(tmp_path)
+    assert found == (affinity if expected is None else min(expected, affinity))
+
+
+def test_a_worker_launched_ahead_that_died_is_replaced(tmp_path, caplog):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "echo.py").write_text(ECHO, encoding="utf-8")
+    limits = sandbox.Limits(memory_mb=2048)
+    with accounts.worker_slot("dlag-worker") as account:
+        plan = sandbox.IsolationPlan(account)
+        rundir = sandbox.RunDir(folder, [])
+        worker = sandbox.Worker(plan, rundir, limits, threads=1)
+        try:
+            worker.launch()
+            assert worker.alive and not worker.ready
+            os.killpg(worker.process.pid, signal.SIGKILL)
+            worker.process.wait()
+            with caplog.at_level(logging.WARNING, logger="autograder.sandbox"):
+                reply = worker.request(
+                    {"probe": "import", "args": {"module": "echo"}, "seed": 0},
+                    timeout=60,
+                )
+            assert reply.message["ok"] is True
+            assert worker.ready
+            assert caplog.messages == [
+                "a worker launched ahead stopped before it was used (return code "
+                "-9); launching another"
+            ]
+        finally:
+            worker.stop()
+            rundir.remove()

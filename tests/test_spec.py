@@ -122,6 +122,27 @@ def test_grader_spec_limits_reach_every_part(tmp_path):
     assert loaded.parts[0].limits.processes == 8
 
 
+def test_grader_spec_refuses_a_launch_ahead_that_is_not_a_boolean(tmp_path):
+    write(
+        tmp_path,
+        "worker_user: w\nthreads: 1\nlimits: {}\nlaunch_ahead: sometimes\n",
+        "grader.yaml",
+    )
+    write(tmp_path, GOOD, "a.yaml")
+    with pytest.raises(SpecError) as caught:
+        spec.load(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'grader.yaml'}, line 4: launch_ahead must be true or false, "
+        "found 'sometimes'"
+    )
+    write(
+        tmp_path,
+        "worker_user: w\nthreads: 1\nlimits: {}\nlaunch_ahead: false\n",
+        "grader.yaml",
+    )
+    assert spec.load(tmp_path).launch_ahead is False
+
+
 def test_shipped_specs_load_and_name_registered_checks():
     from autograder import checks
 
