@@ -416,7 +416,11 @@ def _plans(
         return plan, None
     if plan.account is None:
         return plan, plan  # no user switch: one user, nothing to keep apart
-    second = stack.enter_context(accounts.worker_slot(grader.worker_user))
+    try:
+        second = stack.enter_context(accounts.worker_slot(grader.worker_user))
+    except GraderError as exc:
+        log.warning("workers are started one at a time: %s", exc)
+        return plan, None
     log.info("workers of the next part are launched ahead as %s", second.pw_name)
     return plan, IsolationPlan(second)
 

@@ -5,6 +5,7 @@ whatever breaks."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import zipfile
@@ -291,3 +292,35 @@ def test_a_session_launched_ahead_runs_as_the_second_user(tmp_path):
     elif sandbox.cpus_available() >= 2:
         assert two_users[0] != two_users[1]
         assert "uid 0" not in two_users
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="worker users exist only as root")
+def test_without_a_second_worker_user_the_run_grades_one_worker_at_a_time(
+    tmp_path, monkeypatch, caplog
+):
+    from autograder import accounts
+    from autograder.errors import GraderError
+
+    real = accounts.ensure_user
+    made = []
+
+    def only_one(name):
+        if made:
+            raise GraderError(f"could not create the worker user {name!r}")
+        made.append(name)
+        return real(name)
+
+    monkeypatch.setattr(accounts, "ensure_user", only_one)
+    with caplog.at_level(logging.INFO, logger="autograder.runner"):
+        document = runner.grade(
+            ROOT / "submissions" / "reference",
+            tmp_path / "r.json",
+            only=["attention", "bptt"],
+            cpus=2.0,
+        )
+    assert document["score"] == sum(t["max_score"] for t in document["tests"]) > 0
+    assert len(made) == 1
+    assert any(
+        m.startswith("workers are started one at a time: could not create")
+        for m in caplog.messages
+    )
