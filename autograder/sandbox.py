@@ -181,6 +181,7 @@ class IsolationPlan:
         if self.netns and self.account is not None:
             self.private_dirs = _private_dirs_work()
             if self.private_dirs:
+                _check_reachable(worker_python())
                 unshare.append("--mount")
             else:
                 log.warning(
@@ -249,6 +250,18 @@ class IsolationPlan:
             return
         for folder in SHARED_WRITABLE:
             _remove_owned_by(Path(folder), self.account.pw_uid)
+
+
+def _check_reachable(python: str) -> None:
+    """Refuse an interpreter that the worker's private temporary folders
+    would hide from it."""
+    for folder in SHARED_WRITABLE:
+        if Path(python).is_relative_to(folder):
+            raise GraderError(
+                f"the Python environment of {python} lies under {folder}, which "
+                "each worker sees as a private, empty folder: install it "
+                "elsewhere (setup.sh takes DLAG_VENV)"
+            )
 
 
 def _private_dirs_work() -> bool:

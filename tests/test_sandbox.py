@@ -14,6 +14,7 @@ import pytest
 from autograder import accounts, checks, sandbox
 from autograder.checks import Verdict
 from autograder.checks.values import as_scalar
+from autograder.errors import GraderError
 from conftest import by_number
 
 GOOD_ATTENTION = """
@@ -320,3 +321,19 @@ def test_a_worker_launched_ahead_that_died_is_replaced(tmp_path, caplog):
         finally:
             worker.stop()
             rundir.remove()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="private folders need root")
+def test_an_environment_under_a_private_folder_is_refused(monkeypatch):
+    monkeypatch.setattr(sandbox, "worker_python", lambda: "/tmp/env/bin/python")
+    with accounts.worker_slot("dlag-worker") as account:
+        try:
+            plan = sandbox.IsolationPlan(account)
+        except GraderError as exc:
+            assert str(exc) == (
+                "the Python environment of /tmp/env/bin/python lies under /tmp, "
+                "which each worker sees as a private, empty folder: install it "
+                "elsewhere (setup.sh takes DLAG_VENV)"
+            )
+        else:
+            assert not plan.private_dirs, "a private /tmp hides the interpreter"
