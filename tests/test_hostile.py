@@ -346,12 +346,17 @@ def test_code_that_reads_the_graders_files_finds_nothing_to_show(tmp_path):
     folder = write_submission(tmp_path / "sub", {"hostile.py": reader})
     document = grade_folder(folder, specs, tmp_path / "results.json")
     output = by_number(document)["9.1"]["output"]
-    assert output.count("PermissionError") >= len(targets)
+    # A tree under /tmp is hidden by the worker's private /tmp; elsewhere
+    # its folder is private to root.
+    refused = ("PermissionError", "FileNotFoundError")
+    for path in targets:
+        assert any(f"{path} {error}" in output for error in refused), path
     assert leaked(document, secret_lines(folder)) == []
 
     sample = ROOT / "submissions" / "hostile-read-secrets"
     document = runner.grade(sample, tmp_path / "sample.json", only=["attention"])
-    assert "PermissionError" in by_number(document)["3.1.1"]["output"]
+    shown = by_number(document)["3.1.1"]["output"]
+    assert any(error in shown for error in refused)
     assert leaked(document, secret_lines(sample)) == []
     assert sum(t["score"] for t in document["tests"] if t["number"][:3] == "3.1") == 0
 
