@@ -415,7 +415,10 @@ def _plans(
     plan = IsolationPlan(stack.enter_context(accounts.worker_slot(grader.worker_user)))
     if cpus is None:
         cpus = cpus_available()
-    if not grader.launch_ahead or cpus < 2:
+    if not grader.launch_ahead:
+        log.info("workers are started one at a time (launch_ahead is off)")
+        return plan, None
+    if cpus < 2:
         log.info("workers are started one at a time (%g CPUs available)", cpus)
         return plan, None
     if plan.account is None:
